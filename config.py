@@ -1,0 +1,106 @@
+"""Configuration, read from the environment.
+
+Pick a class with APP_CONFIG (development, testing, production); every value can be
+overridden by an environment variable of the same name.
+"""
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSECURE_SECRET = "dev-only-insecure-secret-change-me"
+
+
+def _env(name, default=None):
+    value = os.environ.get(name)
+    return default if value in (None, "") else value
+
+
+def _database_url(default_sqlite_name):
+    url = _env("DATABASE_URL", f"sqlite:///{BASE_DIR / 'instance' / default_sqlite_name}")
+    # Heroku-style URLs and plain postgresql:// both mean psycopg 3 for us.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+class Config:
+    SECRET_KEY = _env("SECRET_KEY", INSECURE_SECRET)
+    SQLALCHEMY_DATABASE_URI = _database_url("cadre.db")
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    UPLOAD_DIR = _env("UPLOAD_DIR", str(BASE_DIR / "uploads"))
+
+    # Whole request: three 20 MB photos plus form fields. JSON bodies get a tighter cap.
+    MAX_CONTENT_LENGTH = int(_env("MAX_CONTENT_LENGTH", 64 * 1024 * 1024))
+    MAX_JSON_BYTES = int(_env("MAX_JSON_BYTES", 1024 * 1024))
+    MAX_ROSTER_BYTES = int(_env("MAX_ROSTER_BYTES", 10 * 1024 * 1024))
+    MAX_ROSTER_ROWS = int(_env("MAX_ROSTER_ROWS", 20000))
+
+    ACCESS_TOKEN_TTL = timedelta(minutes=int(_env("ACCESS_TOKEN_MINUTES", 15)))
+    REFRESH_TOKEN_TTL = timedelta(days=int(_env("REFRESH_TOKEN_DAYS", 30)))
+    # Argon2id parameters (RFC 9106 "second recommended" option is t=3, m=64 MiB).
+    ARGON2_TIME_COST = int(_env("ARGON2_TIME_COST", 3))
+    ARGON2_MEMORY_COST = int(_env("ARGON2_MEMORY_COST", 65536))
+
+    TIMEZONE = _env("TIMEZONE", "Asia/Shanghai")
+    LOG_LEVEL = _env("LOG_LEVEL", "INFO")
+
+    API_TITLE = "Village cadre attendance and inspection API"
+    API_VERSION = "v1"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/api"
+    OPENAPI_JSON_PATH = "openapi.json"
+    OPENAPI_SWAGGER_UI_PATH = "/docs"
+    OPENAPI_SWAGGER_UI_URL = _env(
+        "OPENAPI_SWAGGER_UI_URL", "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/"
+    )
+    OPENAPI_REDOC_PATH = "/redoc"
+    OPENAPI_REDOC_URL = _env(
+        "OPENAPI_REDOC_URL", "https://cdn.jsdelivr.net/npm/redoc@2/bundles/redoc.standalone.js"
+    )
+    API_SPEC_OPTIONS = {
+        "info": {
+            "description": (
+                "Attendance, verification and random inspection of village-resident cadres. "
+                "Every error has the shape {code, status, error, message, message_zh, errors}; "
+                "`error` is a stable machine code. Coordinates are WGS-84 decimal degrees: "
+                "clients using Chinese map SDKs must convert GCJ-02 to WGS-84 before sending."
+            )
+        },
+        "components": {
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            }
+        },
+    }
+
+
+class DevelopmentConfig(Config):
+    DEBUG = False
+
+
+class TestingConfig(Config):
+    TESTING = True
+    SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL", "sqlite://")
+    # Cheap hashing keeps the suite fast; production parameters are tested separately.
+    ARGON2_TIME_COST = 1
+    ARGON2_MEMORY_COST = 1024
+    LOG_LEVEL = "WARNING"
+
+
+class ProductionConfig(Config):
+    @classmethod
+    def check(cls):
+        if cls.SECRET_KEY == INSECURE_SECRET or len(cls.SECRET_KEY) < 32:
+            raise RuntimeError("Refusing to start: set SECRET_KEY (32+ random characters).")
+        if not os.environ.get("DATABASE_URL"):
+            raise RuntimeError("Refusing to start: set DATABASE_URL.")
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}

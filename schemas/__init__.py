@@ -1,0 +1,1 @@
+"""marshmallow schemas: the single definition of every payload and of the OpenAPI spec."""

@@ -1,0 +1,29 @@
+"""HTTP API: flask-smorest blueprints, one module per resource."""
+
+from server.api import (
+    audit,
+    auth,
+    health,
+    households,
+    postings,
+    regions,
+    units,
+    users,
+)
+from server.extensions import api
+
+BLUEPRINTS = [
+    health.blp,
+    auth.blp,
+    regions.blp,
+    units.blp,
+    users.blp,
+    postings.blp,
+    households.blp,
+    audit.blp,
+]
+
+
+def register_api(app):
+    for blueprint in BLUEPRINTS:
+        api.register_blueprint(blueprint)

@@ -1,0 +1,266 @@
+"""Who is calling, and what they may see.
+
+Every list and every object read goes through `scoped()` / `get_visible()`: one table
+of rules per model, by role. An object outside the caller's scope is answered 404,
+exactly as if it did not exist, so that existence does not leak.
+"""
+
+import functools
+import re
+import secrets
+from copy import deepcopy
+from datetime import UTC, datetime
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app, g, request
+from sqlalchemy import false, or_, select, true
+
+from server.errors import Forbidden, NotFound, Unauthorized
+from server.extensions import db
+from server.models import (
+    AuditEvent,
+    AuthSession,
+    Household,
+    Posting,
+    Region,
+    Unit,
+    User,
+    household_cadre,
+)
+from server.models.regions import code_prefix
+
+# ---------------------------------------------------------------- passwords
+
+
+def _hasher():
+    cfg = current_app.config
+    return PasswordHasher(time_cost=cfg["ARGON2_TIME_COST"], memory_cost=cfg["ARGON2_MEMORY_COST"])
+
+
+def hash_password(password):
+    return _hasher().hash(password)
+
+
+def check_password(password_hash, password):
+    """Constant work whether or not the user exists: a missing hash checks a dummy one."""
+    hasher = _hasher()
+    if not password_hash:
+        hasher.hash(password)
+        return False
+    try:
+        return hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+# ---------------------------------------------------------------- tokens
+
+
+def new_token_id():
+    return secrets.token_hex(16)
+
+
+def encode_token(user_id, session_id, kind, expires_at, jti=None):
+    claims = {
+        "sub": str(user_id),
+        "sid": session_id,
+        "typ": kind,
+        "jti": jti or new_token_id(),
+        "iat": int(datetime.now(UTC).timestamp()),
+        "exp": int(expires_at.timestamp()),
+    }
+    return jwt.encode(claims, current_app.config["SECRET_KEY"], algorithm="HS256")
+
+
+def decode_token(token, kind):
+    try:
+        claims = jwt.decode(
+            token,
+            current_app.config["SECRET_KEY"],
+            algorithms=["HS256"],
+            options={"require": ["sub", "sid", "typ", "jti", "exp"]},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise Unauthorized("token_expired", "The token has expired.", "令牌已过期。") from exc
+    except jwt.InvalidTokenError as exc:
+        raise Unauthorized("invalid_token", "The token is invalid.", "令牌无效。") from exc
+    if claims["typ"] != kind:
+        raise Unauthorized("invalid_token", "The token is invalid.", "令牌无效。")
+    return claims
+
+
+# ---------------------------------------------------------------- the caller
+
+
+def current_user():
+    return g.get("current_user")
+
+
+def _authenticate():
+    header = request.headers.get("Authorization", "")
+    if not header.startswith("Bearer "):
+        raise Unauthorized()
+    claims = decode_token(header[len("Bearer ") :].strip(), "access")
+    session = db.session.get(AuthSession, claims["sid"])
+    if session is None or session.revoked_at is not None:
+        raise Unauthorized("session_revoked", "This log-in has ended.", "登录已失效，请重新登录。")
+    user = db.session.get(User, int(claims["sub"]))
+    if user is None or not user.active or user.id != session.user_id:
+        raise Unauthorized("invalid_token", "The token is invalid.", "令牌无效。")
+    g.current_user, g.session_id = user, session.id
+    return user
+
+
+def required(*roles):
+    """Require a valid access token and, if given, one of `roles`.
+
+    Also documents the bearer requirement and the 401/403 answers in OpenAPI.
+    """
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            user = _authenticate()
+            if roles and not user.has_role(*roles):
+                raise Forbidden(
+                    "role_required",
+                    f"This needs one of the roles: {', '.join(roles)}.",
+                    f"需要以下角色之一：{', '.join(roles)}。",
+                )
+            return view(*args, **kwargs)
+
+        doc = deepcopy(getattr(wrapper, "_apidoc", {}))
+        manual = doc.setdefault("manual_doc", {})
+        manual["security"] = [{"bearerAuth": []}]
+        responses = manual.setdefault("responses", {})
+        responses[401] = {"description": "Not logged in, or the token is invalid."}
+        if roles:
+            responses[403] = {"description": f"Needs one of the roles: {', '.join(roles)}."}
+        wrapper._apidoc = doc
+        return wrapper
+
+    return decorator
+
+
+def register_auth_hooks(app):
+    @app.teardown_request
+    def forget_user(exc=None):
+        g.pop("current_user", None)
+
+
+# ---------------------------------------------------------------- scoping
+
+
+def jurisdiction_prefix(user):
+    if user.jurisdiction is None:
+        return None
+    return code_prefix(user.jurisdiction.code, user.jurisdiction.level)
+
+
+def subtree_ids(prefix):
+    """The ids of every region whose code starts with `prefix` (a subquery)."""
+    return select(Region.id).where(Region.code.startswith(prefix, autoescape=True))
+
+
+def in_jurisdiction(user, region):
+    prefix = jurisdiction_prefix(user)
+    return prefix is not None and region.code.startswith(prefix)
+
+
+def _region_rule(user, prefix):
+    # Division codes and names are public reference data.
+    return true()
+
+
+def _unit_rule(user, prefix):
+    return true()
+
+
+def _user_rule(user, prefix):
+    clauses = [User.id == user.id]
+    if prefix is not None and user.has_role("reviewer"):
+        sub = subtree_ids(prefix)
+        clauses += [
+            User.jurisdiction_id.in_(sub),
+            User.id.in_(select(Posting.cadre_id).where(Posting.village_id.in_(sub))),
+        ]
+    return or_(*clauses)
+
+
+def _posting_rule(user, prefix):
+    clauses = []
+    if user.has_role("cadre"):
+        clauses.append(Posting.cadre_id == user.id)
+    if prefix is not None and user.has_role("reviewer"):
+        clauses.append(Posting.village_id.in_(subtree_ids(prefix)))
+    return or_(*clauses) if clauses else false()
+
+
+def _household_rule(user, prefix):
+    clauses = []
+    if user.has_role("cadre"):
+        paired = select(household_cadre.c.household_id).where(household_cadre.c.cadre_id == user.id)
+        clauses.append(Household.id.in_(paired))
+    if prefix is not None and user.has_role("reviewer"):
+        clauses.append(Household.village_id.in_(subtree_ids(prefix)))
+    return or_(*clauses) if clauses else false()
+
+
+def _admin_only_rule(user, prefix):
+    return false()
+
+
+SCOPE_RULES = {
+    Region: _region_rule,
+    Unit: _unit_rule,
+    User: _user_rule,
+    Posting: _posting_rule,
+    Household: _household_rule,
+    AuditEvent: _admin_only_rule,
+}
+
+
+def scope_clause(model, user):
+    if user.has_role("admin"):
+        return true()
+    return SCOPE_RULES[model](user, jurisdiction_prefix(user))
+
+
+def scoped(stmt, model, user):
+    """Restrict a select() of `model` to what `user` may see."""
+    return stmt.where(scope_clause(model, user))
+
+
+def object_name(model):
+    """Region -> region, AuditEvent -> audit_event: the word used in error codes."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", model.__name__).lower()
+
+
+def get_visible(model, object_id, user):
+    """Load one object the user may see, or raise NotFound (also when out of scope)."""
+    pk = model.__mapper__.primary_key[0]
+    stmt = scoped(select(model).where(pk == object_id), model, user)
+    obj = db.session.execute(stmt).scalar_one_or_none()
+    if obj is None:
+        raise NotFound(
+            f"{object_name(model)}_not_found",
+            f"No such {object_name(model).replace('_', ' ')}.",
+            "未找到该对象。",
+        )
+    return obj
+
+
+def ensure_manages(user, region):
+    """Writes: admins anywhere, reviewers inside their jurisdiction."""
+    if user.has_role("admin"):
+        return
+    if user.has_role("reviewer") and region is not None and in_jurisdiction(user, region):
+        return
+    raise Forbidden(
+        "out_of_jurisdiction",
+        "This is outside your jurisdiction.",
+        "超出您的管辖范围。",
+        errors={"region": region.code if region is not None else None},
+    )

@@ -1,0 +1,28 @@
+"""Request and response rules that hold for every endpoint."""
+
+from flask import request
+
+from server.errors import AppError
+
+
+class PayloadTooLarge(AppError):
+    status_code = 413
+    error = "payload_too_large"
+    message = "The request body is too large."
+    message_zh = "请求内容过大。"
+
+
+def register_http_hooks(app):
+    @app.before_request
+    def limit_json_bodies():
+        # Multipart uploads have their own (larger) limit; JSON never needs megabytes.
+        if request.is_json and (request.content_length or 0) > app.config["MAX_JSON_BYTES"]:
+            raise PayloadTooLarge(errors={"max_bytes": app.config["MAX_JSON_BYTES"]})
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        if request.path.startswith("/api/v1/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response

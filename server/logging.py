@@ -1,0 +1,83 @@
+"""Structured JSON logs, one object a line, each carrying the request id."""
+
+import json
+import logging
+import sys
+import time
+import uuid
+
+from flask import g, has_request_context, request
+
+_SAFE_REQUEST_ID = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record):
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", None),
+        }
+        for key in ("method", "path", "status", "duration_ms", "user_id"):
+            if hasattr(record, key):
+                entry[key] = getattr(record, key)
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+class RequestIdFilter(logging.Filter):
+    def filter(self, record):
+        if not hasattr(record, "request_id"):
+            record.request_id = g.get("request_id") if has_request_context() else None
+        return True
+
+
+def configure_logging(app):
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(RequestIdFilter())
+    root = logging.getLogger()
+    # Replace, not add: create_app may run several times in one process (tests).
+    root.handlers = [h for h in root.handlers if not isinstance(h.formatter, JsonFormatter)]
+    root.addHandler(handler)
+    root.setLevel(app.config["LOG_LEVEL"])
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+
+def incoming_request_id():
+    """Trust a client's X-Request-ID only if it is short and plain; otherwise make one."""
+    given = request.headers.get("X-Request-ID", "")
+    if 8 <= len(given) <= 64 and set(given) <= _SAFE_REQUEST_ID:
+        return given
+    return uuid.uuid4().hex
+
+
+def register_request_logging(app):
+    access = logging.getLogger("server.access")
+
+    @app.before_request
+    def start_request():
+        g.request_id = incoming_request_id()
+        g.request_started = time.perf_counter()
+
+    @app.after_request
+    def finish_request(response):
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        started = g.get("request_started")
+        user = g.get("current_user")
+        access.info(
+            "request",
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 1)
+                if started
+                else None,
+                "user_id": user.id if user is not None else None,
+            },
+        )
+        return response

@@ -1,0 +1,22 @@
+"""All models, imported here so Alembic and the app see the whole metadata."""
+
+from server.models.audit import AuditEvent
+from server.models.households import Household, household_cadre
+from server.models.postings import Posting
+from server.models.regions import Region
+from server.models.units import Unit
+from server.models.users import AuthSession, Device, RefreshToken, User, UserRole
+
+__all__ = [
+    "AuditEvent",
+    "AuthSession",
+    "Device",
+    "Household",
+    "Posting",
+    "RefreshToken",
+    "Region",
+    "Unit",
+    "User",
+    "UserRole",
+    "household_cadre",
+]
