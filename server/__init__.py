@@ -4,7 +4,7 @@ import os
 
 from flask import Flask
 
-from config import CONFIGS
+from config import BASE_DIR, CONFIGS
 
 
 def create_app(config=None, **overrides):
@@ -39,7 +39,12 @@ def register_extensions(app):
     os.makedirs(app.instance_path, exist_ok=True)
     db.init_app(app)
     migrate.init_app(
-        app, db, render_as_batch=True, compare_type=True, render_item=render_migration_item
+        app,
+        db,
+        directory=str(BASE_DIR / "migrations"),
+        render_as_batch=True,
+        compare_type=True,
+        render_item=render_migration_item,
     )
     api.init_app(app)
 
