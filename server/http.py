@@ -14,10 +14,15 @@ class PayloadTooLarge(AppError):
 
 def register_http_hooks(app):
     @app.before_request
-    def limit_json_bodies():
-        # Multipart uploads have their own (larger) limit; JSON never needs megabytes.
-        if request.is_json and (request.content_length or 0) > app.config["MAX_JSON_BYTES"]:
-            raise PayloadTooLarge(errors={"max_bytes": app.config["MAX_JSON_BYTES"]})
+    def limit_body_size():
+        # Refuse by the declared length before reading anything. JSON never needs
+        # megabytes; uploads get the larger MAX_CONTENT_LENGTH.
+        length = request.content_length or 0
+        limit = app.config["MAX_CONTENT_LENGTH"]
+        if request.is_json:
+            limit = app.config["MAX_JSON_BYTES"]
+        if length > limit:
+            raise PayloadTooLarge(errors={"max_bytes": limit})
 
     @app.after_request
     def security_headers(response):

@@ -66,3 +66,8 @@ def make(app):
 def world(make):
     """A small jurisdiction with people in every role; see Factory.world."""
     return make.world()
+
+
+def pytest_report_header(config):
+    url = os.environ.get("DATABASE_URL") or "sqlite (temporary file)"
+    return f"database: {url.split('@')[-1]}  (expected dialect: {EXPECTED_DIALECT or 'any'})"

@@ -70,8 +70,17 @@ class Factory:
         db.session.flush()
         return unit
 
-    def user(self, *roles, name=None, phone=None, jurisdiction=None, unit=None,
-             home_region=None, password=PASSWORD, active=True):
+    def user(
+        self,
+        *roles,
+        name=None,
+        phone=None,
+        jurisdiction=None,
+        unit=None,
+        home_region=None,
+        password=PASSWORD,
+        active=True,
+    ):
         user = User(
             name=name or f"用户{_next()}",
             phone=phone or f"139{_next():08d}",
@@ -87,8 +96,9 @@ class Factory:
         db.session.flush()
         return user
 
-    def posting(self, cadre, village, unit, *, role="first_secretary", start=None, end=None,
-                status="active"):
+    def posting(
+        self, cadre, village, unit, *, role="first_secretary", start=None, end=None, status="active"
+    ):
         posting = Posting(
             cadre=cadre,
             village=village,
@@ -104,7 +114,9 @@ class Factory:
 
     def household(self, village, *cadres, code=None, head_name="王大山"):
         household = Household(
-            village=village, code=code or f"H{_next():04d}", head_name=head_name,
+            village=village,
+            code=code or f"H{_next():04d}",
+            head_name=head_name,
             cadres=list(cadres),
         )
         db.session.add(household)
@@ -130,28 +142,46 @@ class Factory:
         county_b = self.region("340422000000", "寿县", parent=city)
         township_a = self.region("340421100000", "城关镇", parent=county_a)
         township_b = self.region("340422100000", "寿春镇", parent=county_b)
-        village_a1 = self.region("340421100201", "东湖村委会", parent=township_a,
-                                 latitude=32.7093, longitude=116.7112)
-        village_a2 = self.region("340421100202", "西湖村委会", parent=township_a,
-                                 latitude=32.7201, longitude=116.6904)
-        village_b1 = self.region("340422100201", "南关村委会", parent=township_b,
-                                 latitude=32.5731, longitude=116.7870)
+        village_a1 = self.region(
+            "340421100201", "东湖村委会", parent=township_a, latitude=32.7093, longitude=116.7112
+        )
+        village_a2 = self.region(
+            "340421100202", "西湖村委会", parent=township_a, latitude=32.7201, longitude=116.6904
+        )
+        village_b1 = self.region(
+            "340422100201", "南关村委会", parent=township_b, latitude=32.5731, longitude=116.7870
+        )
         unit_a = self.unit(county_a, "凤台县财政局", "county")
         unit_b = self.unit(county_b, "寿县教育局", "county")
         cadre_a = self.user("cadre", name="张伟", unit=unit_a)
         cadre_b = self.user("cadre", name="李娜", unit=unit_b)
         aid_cadre_a = self.user("cadre", name="王芳", unit=unit_a)
         return World(
-            province=province, city=city, county_a=county_a, county_b=county_b,
-            township_a=township_a, township_b=township_b, village_a1=village_a1,
-            village_a2=village_a2, village_b1=village_b1, unit_a=unit_a, unit_b=unit_b,
+            province=province,
+            city=city,
+            county_a=county_a,
+            county_b=county_b,
+            township_a=township_a,
+            township_b=township_b,
+            village_a1=village_a1,
+            village_a2=village_a2,
+            village_b1=village_b1,
+            unit_a=unit_a,
+            unit_b=unit_b,
             admin=self.user("admin", name="管理员"),
             city_reviewer=self.user("reviewer", name="市委组织部", jurisdiction=city),
             reviewer_a=self.user("reviewer", name="凤台县委组织部", jurisdiction=county_a),
             reviewer_b=self.user("reviewer", name="寿县县委组织部", jurisdiction=county_b),
-            inspector_a=self.user("inspector", name="赵督查", jurisdiction=county_a,
-                                  unit=unit_b, home_region=township_b),
-            cadre_a=cadre_a, cadre_b=cadre_b, aid_cadre_a=aid_cadre_a,
+            inspector_a=self.user(
+                "inspector",
+                name="赵督查",
+                jurisdiction=county_a,
+                unit=unit_b,
+                home_region=township_b,
+            ),
+            cadre_a=cadre_a,
+            cadre_b=cadre_b,
+            aid_cadre_a=aid_cadre_a,
             posting_a=self.posting(cadre_a, village_a1, unit_a),
             posting_b=self.posting(cadre_b, village_b1, unit_b),
             household_a=self.household(village_a2, aid_cadre_a),

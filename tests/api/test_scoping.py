@@ -1,0 +1,167 @@
+"""Who sees what. One scoping mechanism (server/auth.py) answers every read; an object
+outside the caller's scope is a 404, exactly like one that does not exist.
+
+The world: county A (Fengtai) and county B (Shou) under Huainan city. cadre_a is posted
+in A1, cadre_b in B1; aid_cadre_a is paired with household_a in A2; household_b is in B1.
+"""
+
+import re
+
+import pytest
+
+CALLERS = [
+    "admin",
+    "city_reviewer",
+    "reviewer_a",
+    "reviewer_b",
+    "inspector_a",
+    "cadre_a",
+    "cadre_b",
+    "aid_cadre_a",
+]
+
+# object -> callers that may see it (everyone else gets 404)
+VISIBLE_TO = {
+    "posting_a": {"admin", "city_reviewer", "reviewer_a", "cadre_a"},
+    "posting_b": {"admin", "city_reviewer", "reviewer_b", "cadre_b"},
+    "household_a": {"admin", "city_reviewer", "reviewer_a", "aid_cadre_a"},
+    "household_b": {"admin", "city_reviewer", "reviewer_b"},
+    "cadre_a": {"admin", "city_reviewer", "reviewer_a", "cadre_a"},
+    "cadre_b": {"admin", "city_reviewer", "reviewer_b", "cadre_b"},
+    "inspector_a": {"admin", "city_reviewer", "reviewer_a", "inspector_a"},
+    "reviewer_b": {"admin", "city_reviewer", "reviewer_b"},
+    # Division codes and dispatching units are public reference data.
+    "village_b1": set(CALLERS),
+    "unit_b": set(CALLERS),
+}
+
+# Every API path with an object id, and which objects of the world it is tried with.
+ID_PATHS = {
+    "/api/v1/postings/{posting_id}": ["posting_a", "posting_b"],
+    "/api/v1/households/{household_id}": ["household_a", "household_b"],
+    "/api/v1/users/{user_id}": ["cadre_a", "cadre_b", "inspector_a", "reviewer_b"],
+    "/api/v1/regions/{region_id}": ["village_b1"],
+    "/api/v1/units/{unit_id}": ["unit_b"],
+}
+
+LISTS = {
+    "/api/v1/postings": ["posting_a", "posting_b"],
+    "/api/v1/households": ["household_a", "household_b"],
+    "/api/v1/users": ["cadre_a", "cadre_b", "inspector_a", "reviewer_b"],
+}
+LIST_ROLES = {"/api/v1/users": {"admin", "city_reviewer", "reviewer_a", "reviewer_b"}}
+
+
+def spec_paths(client):
+    return client.get("/api/openapi.json").json["paths"]
+
+
+def concrete(path, object_id):
+    return re.sub(r"\{[^}]+\}", str(object_id), path)
+
+
+def test_every_id_path_is_in_the_matrix(client):
+    with_ids = {p for p in spec_paths(client) if "{" in p}
+    assert with_ids == set(ID_PATHS), "add new object endpoints to ID_PATHS"
+
+
+def test_every_protected_operation_needs_a_token(client):
+    checked = 0
+    for path, operations in spec_paths(client).items():
+        for method, operation in operations.items():
+            if method == "parameters" or not operation.get("security"):
+                continue
+            response = client.open(concrete(path, 1), method=method.upper(), json={})
+            assert response.status_code == 401, f"{method.upper()} {path}"
+            assert response.json["error"] == "unauthorized"
+            checked += 1
+    assert checked >= 20
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+@pytest.mark.parametrize("path", sorted(ID_PATHS))
+def test_reading_an_object_outside_scope_is_404(client, world, make, caller, path):
+    headers = make.headers(getattr(world, caller))
+    for name in ID_PATHS[path]:
+        response = client.get(concrete(path, getattr(world, name).id), headers=headers)
+        expected = 200 if caller in VISIBLE_TO[name] else 404
+        assert response.status_code == expected, f"{caller} GET {name}"
+        if expected == 404:
+            assert response.json["error"].endswith("_not_found")
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+def test_nonexistent_and_out_of_scope_answers_are_identical(client, world, make, caller):
+    headers = make.headers(getattr(world, caller))
+    missing = client.get("/api/v1/postings/999999", headers=headers).json
+    for name in ("posting_a", "posting_b"):
+        if caller not in VISIBLE_TO[name]:
+            hidden = client.get(f"/api/v1/postings/{getattr(world, name).id}", headers=headers)
+            assert hidden.json == missing
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+@pytest.mark.parametrize("path", sorted(LISTS))
+def test_lists_never_return_rows_outside_scope(client, world, make, caller, path):
+    response = client.get(path + "?page_size=200", headers=make.headers(getattr(world, caller)))
+    if caller not in LIST_ROLES.get(path, set(CALLERS)):
+        assert response.status_code == 403
+        return
+    assert response.status_code == 200
+    returned = {row["id"] for row in response.json}
+    for name in LISTS[path]:
+        visible = caller in VISIBLE_TO[name]
+        assert (getattr(world, name).id in returned) == visible, f"{caller} lists {name}"
+
+
+# PATCH: the role gate comes first (403), then scope (404), then the business rule.
+PATCHES = {
+    "/api/v1/postings/{posting_id}": ("posting_a", {"end_date": "2026-12-31"}),
+    "/api/v1/households/{household_id}": ("household_a", {"head_name": "王小山"}),
+    "/api/v1/users/{user_id}": ("cadre_a", {"name": "张伟伟"}),
+    "/api/v1/units/{unit_id}": ("unit_b", {"name": "寿县教育体育局"}),
+    "/api/v1/regions/{region_id}": ("village_b1", {"name": "南关村"}),
+}
+PATCH_EXPECTED = {
+    # caller: {path: status}
+    "admin": dict.fromkeys(PATCHES, 200),
+    "city_reviewer": {**dict.fromkeys(PATCHES, 200), "/api/v1/regions/{region_id}": 403},
+    "reviewer_a": {
+        "/api/v1/postings/{posting_id}": 200,
+        "/api/v1/households/{household_id}": 200,
+        "/api/v1/users/{user_id}": 200,
+        "/api/v1/units/{unit_id}": 403,  # unit B is visible (public) but not theirs
+        "/api/v1/regions/{region_id}": 403,
+    },
+    "reviewer_b": {
+        "/api/v1/postings/{posting_id}": 404,
+        "/api/v1/households/{household_id}": 404,
+        "/api/v1/users/{user_id}": 404,
+        "/api/v1/units/{unit_id}": 200,
+        "/api/v1/regions/{region_id}": 403,
+    },
+    **{c: dict.fromkeys(PATCHES, 403) for c in ("inspector_a", "cadre_a", "cadre_b")},
+}
+
+
+@pytest.mark.parametrize("caller", sorted(PATCH_EXPECTED))
+@pytest.mark.parametrize("path", sorted(PATCHES))
+def test_patch_matrix(client, world, make, caller, path):
+    name, body = PATCHES[path]
+    response = client.patch(
+        concrete(path, getattr(world, name).id),
+        json=body,
+        headers=make.headers(getattr(world, caller)),
+    )
+    assert response.status_code == PATCH_EXPECTED[caller][path], response.json
+
+
+def test_patch_paths_cover_every_patch_operation(client):
+    patchable = {p for p, ops in spec_paths(client).items() if "patch" in ops}
+    assert patchable == set(PATCHES)
+
+
+def test_audit_log_is_for_admins_only(client, world, make):
+    for caller in CALLERS:
+        response = client.get("/api/v1/audit-events", headers=make.headers(getattr(world, caller)))
+        assert response.status_code == (200 if caller == "admin" else 403)
