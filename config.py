@@ -53,13 +53,9 @@ class Config:
     OPENAPI_URL_PREFIX = "/api"
     OPENAPI_JSON_PATH = "openapi.json"
     OPENAPI_SWAGGER_UI_PATH = "/docs"
-    OPENAPI_SWAGGER_UI_URL = _env(
-        "OPENAPI_SWAGGER_UI_URL", "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/"
-    )
-    OPENAPI_REDOC_PATH = "/redoc"
-    OPENAPI_REDOC_URL = _env(
-        "OPENAPI_REDOC_URL", "https://cdn.jsdelivr.net/npm/redoc@2/bundles/redoc.standalone.js"
-    )
+    # Served by the app itself (swagger-ui-bundle): government intranets often have no
+    # internet access, so the docs must not depend on a CDN.
+    OPENAPI_SWAGGER_UI_URL = _env("OPENAPI_SWAGGER_UI_URL", "/api/docs/assets/")
     API_SPEC_OPTIONS = {
         "info": {
             "description": (

@@ -1,6 +1,7 @@
 """Request and response rules that hold for every endpoint."""
 
-from flask import request
+from flask import request, send_from_directory
+from swagger_ui_bundle import swagger_ui_path
 
 from server.errors import AppError
 
@@ -13,6 +14,10 @@ class PayloadTooLarge(AppError):
 
 
 def register_http_hooks(app):
+    @app.get("/api/docs/assets/<path:filename>")
+    def swagger_ui_assets(filename):
+        return send_from_directory(swagger_ui_path, filename, max_age=86400)
+
     @app.before_request
     def limit_body_size():
         # Refuse by the declared length before reading anything. JSON never needs
