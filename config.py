@@ -38,6 +38,11 @@ class Config:
     MAX_ROSTER_BYTES = int(_env("MAX_ROSTER_BYTES", 10 * 1024 * 1024))
     MAX_ROSTER_ROWS = int(_env("MAX_ROSTER_ROWS", 20000))
 
+    MAX_PHOTO_BYTES = int(_env("MAX_PHOTO_BYTES", 20 * 1024 * 1024))
+    # Refused before decoding: a header can claim billions of pixels (decompression bomb).
+    MAX_PHOTO_PIXELS = int(_env("MAX_PHOTO_PIXELS", 120_000_000))
+    MAX_BATCH_ITEMS = int(_env("MAX_BATCH_ITEMS", 50))
+
     ACCESS_TOKEN_TTL = timedelta(minutes=int(_env("ACCESS_TOKEN_MINUTES", 15)))
     REFRESH_TOKEN_TTL = timedelta(days=int(_env("REFRESH_TOKEN_DAYS", 30)))
     # Argon2id parameters (RFC 9106 "second recommended" option is t=3, m=64 MiB).

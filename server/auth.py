@@ -22,7 +22,9 @@ from server.extensions import db
 from server.models import (
     AuditEvent,
     AuthSession,
+    Checkin,
     Household,
+    Photo,
     Posting,
     Region,
     Unit,
@@ -208,6 +210,21 @@ def _household_rule(user, prefix):
     return or_(*clauses) if clauses else false()
 
 
+def _checkin_rule(user, prefix):
+    clauses = []
+    if user.has_role("cadre"):
+        clauses.append(Checkin.cadre_id == user.id)
+    if prefix is not None and user.has_role("reviewer"):
+        clauses.append(Checkin.village_id.in_(subtree_ids(prefix)))
+    return or_(*clauses) if clauses else false()
+
+
+def _photo_rule(user, prefix):
+    # A photo is visible exactly when its check-in is.
+    visible = select(Checkin.id).where(_checkin_rule(user, prefix))
+    return Photo.checkin_id.in_(visible)
+
+
 def _admin_only_rule(user, prefix):
     return false()
 
@@ -218,6 +235,8 @@ SCOPE_RULES = {
     User: _user_rule,
     Posting: _posting_rule,
     Household: _household_rule,
+    Checkin: _checkin_rule,
+    Photo: _photo_rule,
     AuditEvent: _admin_only_rule,
 }
 

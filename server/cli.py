@@ -1,6 +1,7 @@
 """flask commands: `flask --app server users create ...`, `audit verify`, `seed demo`."""
 
 import sys
+import unicodedata
 
 import click
 from flask.cli import AppGroup
@@ -9,6 +10,7 @@ from server.errors import AppError
 
 users_cli = AppGroup("users", help="Manage log-ins.")
 audit_cli = AppGroup("audit", help="The audit log.")
+seed_cli = AppGroup("seed", help="Load data into an empty database.")
 
 
 def _fail(message):
@@ -95,6 +97,52 @@ def verify_audit():
     click.echo(f"OK: {count} events, chain intact")
 
 
+@seed_cli.command("demo")
+@click.option("--if-empty", is_flag=True, help="Do nothing (and succeed) if any user exists.")
+@click.option(
+    "--regions-dir",
+    type=click.Path(file_okay=False),
+    envvar="REGIONS_DIR",
+    help="Folder with the anhui_*.csv division files [default: ../shared/testdata/regions "
+    "beside the project].",
+)
+def seed_demo(if_empty, regions_dir):
+    """Load the Huainan demo: divisions, units, about 80 people, postings, households."""
+    from server.demo_data import DEMO_PASSWORD
+    from server.services import demo
+
+    try:
+        plan = demo.seed(regions_dir=regions_dir or demo.DEFAULT_REGIONS_DIR, if_empty=if_empty)
+    except AppError as exc:
+        _fail(f"{exc.error}: {exc.message}")
+    if plan is None:
+        click.echo("The database has users already; demo not loaded again (--if-empty).")
+        logins = demo.loaded_logins(regions_dir=regions_dir or demo.DEFAULT_REGIONS_DIR)
+    else:
+        click.echo("Demo loaded: " + ", ".join(f"{k} {v}" for k, v in plan.counts().items()))
+        logins = plan.logins()
+    if logins:
+        click.echo("\nDemo log-ins (every demo user has the same password):\n")
+        click.echo(_table([("who", "name", "phone", "where"), *logins]))
+        click.echo(f"\npassword: {DEMO_PASSWORD}\n")
+
+
+def _width(text):
+    # Chinese characters take two columns in a terminal.
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _table(rows):
+    widths = [max(_width(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(
+            cell + " " * (w - _width(cell)) for cell, w in zip(row, widths, strict=True)
+        ).rstrip()
+        for row in rows
+    )
+
+
 def register_cli(app):
     app.cli.add_command(users_cli)
     app.cli.add_command(audit_cli)
+    app.cli.add_command(seed_cli)

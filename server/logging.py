@@ -44,7 +44,10 @@ def configure_logging(app):
     root.handlers = [h for h in root.handlers if not isinstance(h.formatter, JsonFormatter)]
     root.addHandler(handler)
     root.setLevel(app.config["LOG_LEVEL"])
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    # Library chatter (alembic's plugin set-up on every command, werkzeug's own access
+    # log, which ours replaces) would drown the lines people read.
+    for noisy in ("werkzeug", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def incoming_request_id():

@@ -1,6 +1,7 @@
 """All models, imported here so Alembic and the app see the whole metadata."""
 
 from server.models.audit import AuditEvent
+from server.models.checkins import Checkin, Flag, Photo
 from server.models.households import Household, household_cadre
 from server.models.postings import Posting
 from server.models.regions import Region
@@ -10,8 +11,11 @@ from server.models.users import AuthSession, Device, RefreshToken, User, UserRol
 __all__ = [
     "AuditEvent",
     "AuthSession",
+    "Checkin",
     "Device",
+    "Flag",
     "Household",
+    "Photo",
     "Posting",
     "RefreshToken",
     "Region",

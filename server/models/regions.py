@@ -28,6 +28,14 @@ def level_of_code(code):
     raise ValueError(code)
 
 
+def subtree_prefix(code):
+    """The prefix every code in `code`'s subtree starts with (itself if malformed)."""
+    try:
+        return code[: LEVEL_DIGITS[level_of_code(code)]]
+    except ValueError:
+        return code
+
+
 def code_prefix(code, level):
     return code[: LEVEL_DIGITS[level]]
 

@@ -4,9 +4,9 @@ from server import auth
 from server.errors import Conflict
 from server.extensions import db
 from server.models import Household, household_cadre
+from server.models.regions import subtree_prefix
 from server.services import audit
 from server.services.lookups import cadre_by_id, region_by_code
-from server.services.regions import _prefix_of
 
 
 def list_(*, actor, cadre_id=None, within=None):
@@ -17,7 +17,7 @@ def list_(*, actor, cadre_id=None, within=None):
         )
         stmt = stmt.where(Household.id.in_(paired))
     if within:
-        stmt = stmt.where(Household.village_id.in_(auth.subtree_ids(_prefix_of(within))))
+        stmt = stmt.where(Household.village_id.in_(auth.subtree_ids(subtree_prefix(within))))
     return stmt.order_by(Household.id)
 
 

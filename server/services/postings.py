@@ -11,9 +11,9 @@ from server.errors import Conflict, Invalid
 from server.extensions import db
 from server.models import Posting
 from server.models.postings import RESIDENT_ROLES
+from server.models.regions import subtree_prefix
 from server.services import audit
 from server.services.lookups import cadre_by_id, region_by_code, unit_by_id
-from server.services.regions import _prefix_of
 
 
 def list_(*, actor, cadre_id=None, unit_id=None, status=None, role=None, within=None):
@@ -27,7 +27,7 @@ def list_(*, actor, cadre_id=None, unit_id=None, status=None, role=None, within=
     if role:
         stmt = stmt.where(Posting.role == role)
     if within:
-        stmt = stmt.where(Posting.village_id.in_(auth.subtree_ids(_prefix_of(within))))
+        stmt = stmt.where(Posting.village_id.in_(auth.subtree_ids(subtree_prefix(within))))
     return stmt.order_by(Posting.id)
 
 

@@ -4,7 +4,13 @@ from server import auth
 from server.errors import Conflict, Forbidden, Invalid
 from server.extensions import db
 from server.models import Region
-from server.models.regions import DEFAULT_GEOFENCE_M, LEVEL_DIGITS, LEVELS, level_of_code
+from server.models.regions import (
+    DEFAULT_GEOFENCE_M,
+    LEVEL_DIGITS,
+    LEVELS,
+    level_of_code,
+    subtree_prefix,
+)
 from server.services import audit
 
 
@@ -18,7 +24,7 @@ def list_(*, actor, level=None, parent=None, within=None, q=None):
         ).scalar_one_or_none()
         stmt = stmt.where(Region.parent_id == (parent_region.id if parent_region else -1))
     if within:
-        stmt = stmt.where(Region.id.in_(auth.subtree_ids(_prefix_of(within))))
+        stmt = stmt.where(Region.id.in_(auth.subtree_ids(subtree_prefix(within))))
     if q:
         stmt = stmt.where(Region.name.contains(q, autoescape=True))
     return stmt.order_by(Region.code)
@@ -33,13 +39,6 @@ def parent_code_of(code, level):
     above = LEVELS[LEVELS.index(level) - 1]
     digits = LEVEL_DIGITS[above]
     return code[:digits] + "0" * (12 - digits)
-
-
-def _prefix_of(code):
-    try:
-        return code[: LEVEL_DIGITS[level_of_code(code)]]
-    except ValueError:
-        return code
 
 
 def _bad_code(message, message_zh):

@@ -4,9 +4,9 @@ from server import auth
 from server.errors import Conflict
 from server.extensions import db
 from server.models import Unit
+from server.models.regions import subtree_prefix
 from server.services import audit
 from server.services.lookups import region_by_code
-from server.services.regions import _prefix_of
 
 
 def list_(*, actor, level=None, within=None, q=None):
@@ -14,7 +14,7 @@ def list_(*, actor, level=None, within=None, q=None):
     if level:
         stmt = stmt.where(Unit.level == level)
     if within:
-        stmt = stmt.where(Unit.region_id.in_(auth.subtree_ids(_prefix_of(within))))
+        stmt = stmt.where(Unit.region_id.in_(auth.subtree_ids(subtree_prefix(within))))
     if q:
         stmt = stmt.where(Unit.name.contains(q, autoescape=True))
     return stmt.order_by(Unit.id)

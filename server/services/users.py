@@ -4,9 +4,9 @@ from server import auth
 from server.errors import Conflict, Forbidden
 from server.extensions import db
 from server.models import Posting, User, UserRole
+from server.models.regions import subtree_prefix
 from server.services import audit
 from server.services.lookups import optional_region, unit_by_id
-from server.services.regions import _prefix_of
 
 # Reviewers may manage these; only admins may grant reviewer or admin.
 REVIEWER_GRANTABLE = {"cadre", "inspector"}
@@ -21,7 +21,7 @@ def list_(*, actor, role=None, active=None, unit_id=None, within=None, q=None):
     if unit_id is not None:
         stmt = stmt.where(User.unit_id == unit_id)
     if within:
-        sub = auth.subtree_ids(_prefix_of(within))
+        sub = auth.subtree_ids(subtree_prefix(within))
         stmt = stmt.where(
             User.jurisdiction_id.in_(sub)
             | User.id.in_(db.select(Posting.cadre_id).where(Posting.village_id.in_(sub)))
