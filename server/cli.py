@@ -10,6 +10,7 @@ from server.errors import AppError
 
 users_cli = AppGroup("users", help="Manage log-ins.")
 audit_cli = AppGroup("audit", help="The audit log.")
+storage_cli = AppGroup("storage", help="The evidence store.")
 seed_cli = AppGroup("seed", help="Load data into an empty database.")
 
 
@@ -142,7 +143,32 @@ def _table(rows):
     )
 
 
+@storage_cli.command("check")
+@click.option("--repair", is_flag=True, help="Move staged files into place for existing rows.")
+@click.option("--stale-minutes", type=int, default=60, show_default=True)
+def check_storage(repair, stale_minutes):
+    """Compare evidence files with photo rows; exit 1 on orphans, missing or tampered files."""
+    from server import storage
+    from server.extensions import db
+
+    report = storage.check(db.session, repair=repair, stale_minutes=stale_minutes)
+    for label, items in (
+        ("missing file (row without its file)", report.missing),
+        ("orphan file (file without a row)", report.orphans),
+        ("tampered file (content does not match its name)", report.tampered),
+        ("stale temporary file", report.stale_temps),
+        ("repaired (moved into place)", report.repaired),
+        ("removed temporary file", report.removed_temps),
+    ):
+        for item in items:
+            click.echo(f"{label}: {item}")
+    if not report.ok:
+        _fail("storage check: PROBLEMS FOUND")
+    click.echo("storage check: OK")
+
+
 def register_cli(app):
     app.cli.add_command(users_cli)
     app.cli.add_command(audit_cli)
     app.cli.add_command(seed_cli)
+    app.cli.add_command(storage_cli)

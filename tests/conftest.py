@@ -15,6 +15,8 @@ from server.extensions import db
 from tests.factories import Factory
 
 EXPECTED_DIALECT = os.environ.get("EXPECT_DATABASE")  # set by .ci/run
+# Flask-SQLAlchemy's own session (one per app context), before any test swaps it.
+APP_SESSION = db.session
 
 
 @pytest.fixture(scope="session")
@@ -29,7 +31,9 @@ def app(tmp_path_factory):
         if EXPECTED_DIALECT and dialect != EXPECTED_DIALECT:
             pytest.exit(f"expected to run on {EXPECTED_DIALECT}, got {dialect}", returncode=3)
         upgrade()
-    return app
+    yield app
+    with app.app_context():
+        db.engine.dispose()
 
 
 @pytest.fixture(autouse=True)
@@ -64,10 +68,53 @@ def make(app):
 
 @pytest.fixture
 def world(make):
-    """A small jurisdiction with people in every role; see Factory.world."""
-    return make.world()
+    """A small jurisdiction with people in every role; see Factory.world.
+
+    Committed (inside the test's outer transaction), so a request that rolls back its
+    own work cannot take the fixture's rows with it."""
+    built = make.world()
+    db.session.commit()
+    return built
 
 
 def pytest_report_header(config):
     url = os.environ.get("DATABASE_URL") or "sqlite (temporary file)"
     return f"database: {url.split('@')[-1]}  (expected dialect: {EXPECTED_DIALECT or 'any'})"
+
+
+@pytest.fixture
+def own_database(tmp_path, _transaction):
+    """A fresh, migrated database of its own, for tests that need real concurrent
+    connections or real commits (the per-test transaction cannot give them that).
+    Set up after the per-test transaction, so that its session swap can be undone."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    base = os.environ.get("DATABASE_URL")
+    if base:
+        url = make_url(base.replace("postgresql://", "postgresql+psycopg://", 1))
+        name = f"{url.database}_own_{os.getpid()}_{tmp_path.name[-12:]}".lower()
+        name = "".join(c if c.isalnum() else "_" for c in name)[:60]
+        server = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        with server.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        target = url.set(database=name).render_as_string(hide_password=False)
+    else:
+        server, name, target = None, None, f"sqlite:///{tmp_path / 'own.db'}"
+    own = create_app(
+        TestingConfig, SQLALCHEMY_DATABASE_URI=target, UPLOAD_DIR=str(tmp_path / "uploads")
+    )
+    per_test_session, db.session = db.session, APP_SESSION
+    try:
+        with own.app_context():
+            upgrade()
+        yield own
+    finally:
+        with own.app_context():
+            db.session.remove()
+            db.engine.dispose()
+        db.session = per_test_session
+    if server is not None:
+        with server.connect() as connection:
+            connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        server.dispose()

@@ -3,8 +3,11 @@
 from server.api import (
     audit,
     auth,
+    checkins,
     health,
     households,
+    imports,
+    photos,
     postings,
     regions,
     units,
@@ -20,6 +23,9 @@ BLUEPRINTS = [
     users.blp,
     postings.blp,
     households.blp,
+    checkins.blp,
+    photos.blp,
+    imports.blp,
     audit.blp,
 ]
 

@@ -46,6 +46,13 @@ def cadre_by_id(user_id, field="cadre_id"):
             f"干部 {user_id} 不存在。",
             errors={field: [f"No cadre with id {user_id}."]},
         )
+    if not user.active:
+        raise Invalid(
+            "cadre_inactive",
+            f"Cadre {user_id} is deactivated.",
+            f"干部 {user_id} 的账号已停用。",
+            errors={field: [f"Cadre {user_id} is deactivated."]},
+        )
     return user
 
 

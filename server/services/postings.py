@@ -120,7 +120,7 @@ def update(*, actor, posting_id, **data):
     if posting.end_date is not None and posting.end_date < posting.start_date:
         raise Invalid(errors={"end_date": ["Must not be before start_date."]})
     if posting.status == "ended" and posting.end_date is None:
-        posting.end_date = _local_today()
+        posting.end_date = local_today()
         diff["end_date"] = [None, posting.end_date.isoformat()]
     check_resident_rules(posting, exclude_id=posting.id)
     audit.record("posting.update", posting, actor=actor, summary=diff)
@@ -128,7 +128,7 @@ def update(*, actor, posting_id, **data):
     return posting
 
 
-def _local_today():
+def local_today():
     return datetime.now(ZoneInfo(current_app.config["TIMEZONE"])).date()
 
 

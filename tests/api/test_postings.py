@@ -177,3 +177,13 @@ def _d(text):
     from datetime import date
 
     return date.fromisoformat(text)
+
+
+def test_a_deactivated_cadre_cannot_be_posted(client, world, make):
+    cadre = make.user("cadre", active=False)
+    response = client.post(
+        "/api/v1/postings",
+        json=body(world, cadre, world.village_a2),
+        headers=make.headers(world.admin),
+    )
+    assert_error(response, 422, "cadre_inactive")

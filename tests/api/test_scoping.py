@@ -9,6 +9,8 @@ import re
 
 import pytest
 
+from tests.api.checkin_kit import submit
+
 CALLERS = [
     "admin",
     "city_reviewer",
@@ -33,6 +35,10 @@ VISIBLE_TO = {
     # Division codes and dispatching units are public reference data.
     "village_b1": set(CALLERS),
     "unit_b": set(CALLERS),
+    "checkin_a": {"admin", "city_reviewer", "reviewer_a", "cadre_a"},
+    "checkin_b": {"admin", "city_reviewer", "reviewer_b", "cadre_b"},
+    "photo_a": {"admin", "city_reviewer", "reviewer_a", "cadre_a"},
+    "photo_b": {"admin", "city_reviewer", "reviewer_b", "cadre_b"},
 }
 
 # Every API path with an object id, and which objects of the world it is tried with.
@@ -42,14 +48,32 @@ ID_PATHS = {
     "/api/v1/users/{user_id}": ["cadre_a", "cadre_b", "inspector_a", "reviewer_b"],
     "/api/v1/regions/{region_id}": ["village_b1"],
     "/api/v1/units/{unit_id}": ["unit_b"],
+    "/api/v1/checkins/{checkin_id}": ["checkin_a", "checkin_b"],
+    "/api/v1/photos/{photo_id}": ["photo_a", "photo_b"],
 }
 
 LISTS = {
     "/api/v1/postings": ["posting_a", "posting_b"],
     "/api/v1/households": ["household_a", "household_b"],
     "/api/v1/users": ["cadre_a", "cadre_b", "inspector_a", "reviewer_b"],
+    "/api/v1/checkins": ["checkin_a", "checkin_b"],
 }
 LIST_ROLES = {"/api/v1/users": {"admin", "city_reviewer", "reviewer_a", "reviewer_b"}}
+
+
+@pytest.fixture
+def objects(client, world, make):
+    """Ids of the world's objects by name, plus a check-in with a photo by each cadre."""
+    ids = {name: getattr(world, name).id for name in VISIBLE_TO if hasattr(world, name)}
+    for suffix, cadre in (("a", world.cadre_a), ("b", world.cadre_b)):
+        post = world.posting_a if suffix == "a" else world.posting_b
+        village = post.village
+        created = submit(
+            client, make.headers(cadre), latitude=village.latitude, longitude=village.longitude
+        ).json
+        ids[f"checkin_{suffix}"] = created["id"]
+        ids[f"photo_{suffix}"] = created["photos"][0]["id"]
+    return ids
 
 
 def spec_paths(client):
@@ -80,10 +104,10 @@ def test_every_protected_operation_needs_a_token(client):
 
 @pytest.mark.parametrize("caller", CALLERS)
 @pytest.mark.parametrize("path", sorted(ID_PATHS))
-def test_reading_an_object_outside_scope_is_404(client, world, make, caller, path):
+def test_reading_an_object_outside_scope_is_404(client, world, make, objects, caller, path):
     headers = make.headers(getattr(world, caller))
     for name in ID_PATHS[path]:
-        response = client.get(concrete(path, getattr(world, name).id), headers=headers)
+        response = client.get(concrete(path, objects[name]), headers=headers)
         expected = 200 if caller in VISIBLE_TO[name] else 404
         assert response.status_code == expected, f"{caller} GET {name}"
         if expected == 404:
@@ -102,7 +126,7 @@ def test_nonexistent_and_out_of_scope_answers_are_identical(client, world, make,
 
 @pytest.mark.parametrize("caller", CALLERS)
 @pytest.mark.parametrize("path", sorted(LISTS))
-def test_lists_never_return_rows_outside_scope(client, world, make, caller, path):
+def test_lists_never_return_rows_outside_scope(client, world, make, objects, caller, path):
     response = client.get(path + "?page_size=200", headers=make.headers(getattr(world, caller)))
     if caller not in LIST_ROLES.get(path, set(CALLERS)):
         assert response.status_code == 403
@@ -111,7 +135,7 @@ def test_lists_never_return_rows_outside_scope(client, world, make, caller, path
     returned = {row["id"] for row in response.json}
     for name in LISTS[path]:
         visible = caller in VISIBLE_TO[name]
-        assert (getattr(world, name).id in returned) == visible, f"{caller} lists {name}"
+        assert (objects[name] in returned) == visible, f"{caller} lists {name}"
 
 
 # PATCH: the role gate comes first (403), then scope (404), then the business rule.

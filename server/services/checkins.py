@@ -1,0 +1,387 @@
+"""Submitting check-ins from phones: idempotent, verified, evidence kept intact.
+
+A resend with the same client_id and the same content returns the original (and adds
+any photo that was missing before); the same client_id with other content is refused.
+The unique client_id makes concurrent resends safe: the loser of the race finds the
+winner's row and answers as for a resend.
+"""
+
+import hashlib
+from dataclasses import dataclass
+from http import HTTPStatus
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+
+from server import auth, storage
+from server.errors import AppError, Conflict, Invalid
+from server.extensions import db
+from server.models import Checkin, Flag, Household, Photo, Posting
+from server.models.checkins import MAX_PHOTOS
+from server.models.postings import RESIDENT_ROLES
+from server.models.regions import subtree_prefix
+from server.models.types import utcnow
+from server.services import audit, photos, verification
+from server.services.audit import canonical_json
+from server.services.policies import checkin_policy
+
+# What identifies the content of a check-in; a resend must repeat these exactly.
+CONTENT_FIELDS = (
+    "kind",
+    "household_id",
+    "latitude",
+    "longitude",
+    "accuracy_m",
+    "altitude_m",
+    "captured_at",
+    "device_id",
+    "mock_location",
+    "note",
+)
+# A household position is learned only from a visit nothing is suspicious about.
+UNTRUSTED_POSITION = {"outside_geofence", "mock_location", "poor_accuracy"}
+
+
+@dataclass
+class Upload:
+    data: bytes
+    facts: object  # photos.PhotoFacts
+
+
+@dataclass
+class Submission:
+    checkin: Checkin
+    created: bool
+
+
+def content_hash(fields):
+    content = {}
+    for key in CONTENT_FIELDS:
+        value = fields.get(key)
+        content[key] = value.isoformat() if hasattr(value, "isoformat") else value
+    return hashlib.sha256(canonical_json(content).encode()).hexdigest()
+
+
+def submit(*, actor, photo_files, **fields):
+    """Record one check-in. `photo_files` are the uploaded bytes, in order."""
+    digest = content_hash(fields)
+    existing = _by_client_id(fields["client_id"])
+    if existing is not None:
+        return _resend(actor, existing, digest, photo_files)
+    uploads = _inspect(photo_files)
+    try:
+        checkin = _create(actor, fields, digest, uploads)
+    except IntegrityError:
+        # A concurrent request with the same client_id committed first.
+        db.session.rollback()
+        existing = _by_client_id(fields["client_id"])
+        if existing is None:
+            raise
+        return _resend(actor, existing, digest, photo_files)
+    return Submission(checkin, True)
+
+
+def _by_client_id(client_id):
+    return db.session.execute(
+        db.select(Checkin).where(Checkin.client_id == client_id)
+    ).scalar_one_or_none()
+
+
+def _inspect(photo_files):
+    if len(photo_files) > MAX_PHOTOS:
+        raise Invalid(
+            "too_many_photos",
+            f"At most {MAX_PHOTOS} photos per check-in.",
+            f"每次签到最多 {MAX_PHOTOS} 张照片。",
+            errors={"photos": [f"At most {MAX_PHOTOS}."]},
+        )
+    cfg = current_app.config
+    inspected = []
+    for index, data in enumerate(photo_files):
+        try:
+            fact = photos.inspect(
+                data, max_bytes=cfg["MAX_PHOTO_BYTES"], max_pixels=cfg["MAX_PHOTO_PIXELS"]
+            )
+        except AppError as exc:
+            exc.errors = {**exc.errors, "photo_index": index}
+            raise
+        inspected.append(Upload(data, fact))
+    return inspected
+
+
+def _create(actor, fields, digest, uploads):
+    posting, household = _target(actor, fields)
+    captured_at = fields["captured_at"]
+    local_date = captured_at.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).date()
+    policy = checkin_policy(posting.village, local_date)
+    if not uploads and policy["photo_required"].get(fields["kind"]):
+        raise Invalid(
+            "photo_required",
+            "This check-in needs a photo.",
+            "此类签到需要上传照片。",
+            errors={"photos": ["At least one photo is required."]},
+        )
+    checkin = Checkin(
+        client_id=fields["client_id"],
+        content_hash=digest,
+        cadre_id=actor.id,
+        posting=posting,
+        village=posting.village,
+        household=household,
+        kind=fields["kind"],
+        latitude=fields["latitude"],
+        longitude=fields["longitude"],
+        accuracy_m=fields["accuracy_m"],
+        altitude_m=fields.get("altitude_m"),
+        captured_at=captured_at,
+        captured_offset_min=int(captured_at.utcoffset().total_seconds() // 60),
+        local_date=local_date,
+        received_at=utcnow(),
+        device_id=fields["device_id"],
+        mock_location=fields.get("mock_location"),
+        note=fields.get("note"),
+        verdict="accepted",
+    )
+    db.session.add(checkin)
+    db.session.flush()  # the client_id race is decided here
+    added = _attach(checkin, uploads)
+    flags = verification.assess(checkin, policy)
+    _apply_flags(checkin, flags)
+    _learn_household_position(checkin, flags)
+    audit.record(
+        "checkin.submit",
+        checkin,
+        actor=actor,
+        summary={
+            "client_id": checkin.client_id,
+            "verdict": checkin.verdict,
+            "flags": [f["code"] for f in flags],
+            "photos": [p.sha256 for p in added],
+        },
+    )
+    db.session.commit()
+    return checkin
+
+
+def _target(actor, fields):
+    """The posting (and household) a check-in counts for."""
+    active = db.select(Posting).where(Posting.cadre_id == actor.id, Posting.status == "active")
+    if fields["kind"] != "household_visit":
+        posting = db.session.execute(
+            active.where(Posting.role.in_(RESIDENT_ROLES))
+        ).scalar_one_or_none()
+        if posting is None:
+            raise _no_posting()
+        return posting, None
+    household = db.session.get(Household, fields["household_id"])
+    if household is None or actor not in household.cadres:
+        raise Invalid(
+            "household_not_found",
+            "No such household is paired with you.",
+            "没有与您结对的该农户。",
+            errors={"household_id": ["Not a household paired with you."]},
+        )
+    posting = (
+        db.session.execute(
+            active.where(Posting.village_id == household.village_id).order_by(
+                Posting.role == "paired_aid"
+            )
+        )
+        .scalars()
+        .first()
+    )
+    if posting is None:
+        raise _no_posting()
+    return posting, household
+
+
+def _no_posting():
+    return Conflict(
+        "no_active_posting",
+        "You have no active posting this check-in could count for.",
+        "您当前没有可用于签到的在岗任职。",
+    )
+
+
+def _attach(checkin, uploads):
+    """Photo rows for new pictures (skipping ones already attached), files staged so
+    they land on disk only if the transaction commits."""
+    have = {p.sha256 for p in checkin.photos}
+    added = []
+    for upload in uploads:
+        fact = upload.facts
+        if fact.sha256 in have:
+            continue
+        if len(checkin.photos) >= MAX_PHOTOS:
+            raise Invalid(
+                "too_many_photos",
+                f"At most {MAX_PHOTOS} photos per check-in.",
+                f"每次签到最多 {MAX_PHOTOS} 张照片。",
+            )
+        photo = _photo_row(fact, position=len(checkin.photos))
+        checkin.photos.append(photo)
+        storage.stage(db.session, upload.data, fact.sha256)
+        have.add(fact.sha256)
+        added.append(photo)
+    db.session.flush()
+    return added
+
+
+def _apply_flags(checkin, flags):
+    present = {f.code for f in checkin.flags}
+    for flag in flags:
+        if flag["code"] in present:
+            continue
+        checkin.flags.append(
+            Flag(code=flag["code"], severity=flag["severity"], details=flag["details"])
+        )
+        present.add(flag["code"])
+    if checkin.flags and checkin.verdict == "accepted":
+        checkin.verdict = "flagged"
+
+
+def _learn_household_position(checkin, flags):
+    household = checkin.household
+    if household is None or household.latitude is not None:
+        return
+    if UNTRUSTED_POSITION & {f["code"] for f in flags}:
+        return
+    household.latitude, household.longitude = checkin.latitude, checkin.longitude
+
+
+def _resend(actor, existing, digest, photo_files):
+    if existing.cadre_id != actor.id or existing.content_hash != digest:
+        raise Conflict(
+            "checkin_conflict",
+            "A different check-in was already sent with this client_id.",
+            "该 client_id 已用于另一条不同的签到记录。",
+            errors={"client_id": ["Already used for different content."]},
+        )
+    uploads = _inspect(photo_files)
+    restored = _restore_missing_files(existing, uploads)
+    added = _attach(existing, uploads)
+    if not added and not restored:
+        return Submission(existing, False)
+    policy = checkin_policy(existing.village, existing.local_date)
+    flags = verification.assess_photos(existing, added, policy)
+    _apply_flags(existing, flags)
+    audit.record(
+        "checkin.resend",
+        existing,
+        actor=actor,
+        summary={
+            "photos_added": [p.sha256 for p in added],
+            "files_restored": restored,
+            "flags": [f["code"] for f in flags],
+        },
+    )
+    db.session.commit()
+    return Submission(existing, False)
+
+
+def _restore_missing_files(checkin, uploads):
+    """A crash between commit and moving the file leaves a row without its file; the
+    phone's retry carries the same bytes, so put them back."""
+    attached = {p.sha256 for p in checkin.photos}
+    restored = []
+    for upload in uploads:
+        sha = upload.facts.sha256
+        if sha in attached and not storage.exists(sha):
+            storage.stage(db.session, upload.data, sha)
+            restored.append(sha)
+    return restored
+
+
+def _photo_row(fact, position):
+    return Photo(**fact.columns(), position=position, received_at=utcnow())
+
+
+# ---------------------------------------------------------------- reading
+
+
+def get(*, actor, checkin_id):
+    return auth.get_visible(Checkin, checkin_id, actor)
+
+
+def list_(
+    *,
+    actor,
+    posting_id=None,
+    cadre_id=None,
+    within=None,
+    date_from=None,
+    date_to=None,
+    verdict=None,
+    flag=None,
+    kind=None,
+):
+    stmt = auth.scoped(db.select(Checkin), Checkin, actor)
+    if posting_id is not None:
+        stmt = stmt.where(Checkin.posting_id == posting_id)
+    if cadre_id is not None:
+        stmt = stmt.where(Checkin.cadre_id == cadre_id)
+    if within:
+        stmt = stmt.where(Checkin.village_id.in_(auth.subtree_ids(subtree_prefix(within))))
+    if date_from:
+        stmt = stmt.where(Checkin.local_date >= date_from)
+    if date_to:
+        stmt = stmt.where(Checkin.local_date <= date_to)
+    if verdict:
+        stmt = stmt.where(Checkin.verdict == verdict)
+    if kind:
+        stmt = stmt.where(Checkin.kind == kind)
+    if flag:
+        stmt = stmt.where(Checkin.id.in_(db.select(Flag.checkin_id).where(Flag.code == flag)))
+    return stmt.order_by(Checkin.captured_at.desc(), Checkin.id.desc())
+
+
+def submit_batch(*, actor, items, photo_files):
+    """Each item on its own: one bad item does not hold back the others."""
+    results = []
+    for item in items:
+        indexes = item.pop("photo_indexes", [])
+        try:
+            files = [photo_files[i] for i in indexes]
+        except IndexError:
+            results.append(
+                _error_result(
+                    item,
+                    Invalid(
+                        "photo_index_out_of_range",
+                        "An item names a photo that was not sent.",
+                        "条目引用了未上传的照片。",
+                        errors={"photo_indexes": indexes},
+                    ),
+                )
+            )
+            continue
+        try:
+            outcome = submit(actor=actor, photo_files=files, **item)
+        except AppError as exc:
+            db.session.rollback()
+            results.append(_error_result(item, exc))
+            continue
+        results.append(
+            {
+                "client_id": item["client_id"],
+                "status": 201 if outcome.created else 200,
+                "checkin": outcome.checkin,
+            }
+        )
+    return {"results": results}
+
+
+def _error_result(item, exc):
+    return {
+        "client_id": item.get("client_id"),
+        "status": exc.status_code,
+        "error": {
+            "code": exc.status_code,
+            "status": HTTPStatus(exc.status_code).phrase,
+            "error": exc.error,
+            "message": exc.message,
+            "message_zh": exc.message_zh,
+            "errors": exc.errors,
+        },
+    }

@@ -1,0 +1,182 @@
+"""Near-duplicate lookup of 64-bit perceptual hashes against every stored photo.
+
+A B-tree cannot answer "within Hamming distance 8", and a brute-force scan of a million
+hashes in NumPy (XOR, popcount) takes about a millisecond, so each process keeps all
+(photo id, pHash) pairs in arrays: loaded once per database, then refreshed on every
+query with the rows that arrived since.
+
+"Since" is by Photo.received_at, re-reading a trailing window, not by id: PostgreSQL
+hands out ids when a row is inserted, not when it commits, so a row with a smaller id
+can become visible after a larger one. Rows seen again in the window are recognised by
+id. Rows can also disappear (a rolled-back transaction whose rows we saw through the
+caller's session, or each test's rolled-back data): every hit is checked against the
+database before it is returned, and entries found stale are dropped from the cache.
+"""
+
+import itertools
+import threading
+from datetime import timedelta
+
+import numpy as np
+from sqlalchemy import func, select
+
+from server.extensions import db
+from server.models.checkins import Photo
+
+WINDOW = timedelta(minutes=10)  # longest a photo's transaction may take to commit
+_MASK = 0xFFFF_FFFF_FFFF_FFFF
+_VERIFY_CHUNK = 200
+_LOAD_CHUNK = 50_000
+
+_caches: dict[str, "_Cache"] = {}
+_caches_lock = threading.Lock()
+
+
+def near_duplicates(phash_int: int, *, max_distance=8, limit=5, session=None):
+    """[(photo_id, distance)] of stored photos within max_distance, nearest first."""
+    session = session or db.session
+    cache = _cache_for(session)
+    cache.refresh(session)
+    hits, distances = scan(*cache.snapshot(), phash_int, max_distance)
+    return _confirmed(session, cache, hits, distances, limit)
+
+
+def scan(ids, hashes, alive, phash_int: int, max_distance: int):
+    """Indexes of the live entries within max_distance, nearest first (then by id),
+    and the distances of all entries. Vectorised: no Python loop over the rows."""
+    distances = np.bitwise_count(hashes ^ np.uint64(phash_int & _MASK))
+    hits = np.flatnonzero((distances <= max_distance) & alive)
+    return hits[np.lexsort((ids[hits], distances[hits]))], distances
+
+
+def reset() -> None:
+    """Forget every cached index (tests; a restored database)."""
+    with _caches_lock:
+        _caches.clear()
+
+
+def _cache_for(session) -> "_Cache":
+    bind = session.get_bind(Photo)
+    url = getattr(bind, "engine", bind).url.render_as_string(hide_password=True)
+    with _caches_lock:
+        return _caches.setdefault(url, _Cache())
+
+
+def _confirmed(session, cache, hits, distances, limit):
+    """The first `limit` hits whose (id, hash) the database still has."""
+    found = []
+    for start in range(0, len(hits), _VERIFY_CHUNK):
+        chunk = hits[start : start + _VERIFY_CHUNK]
+        ids = [int(i) for i in cache.ids[chunk]]
+        query = select(Photo.id, Photo.phash_int).where(Photo.id.in_(ids))
+        rows = dict(session.execute(query).all())
+        for index, photo_id in zip(chunk, ids, strict=True):
+            stored = rows.get(photo_id)
+            if stored is not None and stored & _MASK == int(cache.hashes[index]):
+                found.append((photo_id, int(distances[index])))
+            else:
+                cache.forget(index)
+            if len(found) == limit:
+                return found
+    return found
+
+
+class _Cache:
+    """One database's hashes. Arrays grow by doubling; readers take views of the
+    filled prefix, so an append never disturbs a query in another thread."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.ids = np.empty(0, np.int64)
+        self.hashes = np.empty(0, np.uint64)
+        self.alive = np.empty(0, bool)
+        self.size = 0
+        self.loaded = 0  # ids[:loaded] came from the initial load, sorted by id
+        self.watermark = None  # the newest received_at seen
+        self.recent = {}  # id -> (index, received_at) for rows inside the window
+
+    def snapshot(self):
+        n = self.size
+        return self.ids[:n], self.hashes[:n], self.alive[:n]
+
+    def refresh(self, session) -> None:
+        with self.lock:
+            if self.watermark is None:
+                self._load_all(session)
+            else:
+                self._load_window(session, self.watermark - WINDOW)
+
+    def forget(self, index) -> None:
+        self.alive[index] = False
+
+    def _load_all(self, session) -> None:
+        # Core rows in chunks, flattened by fromiter: np.array() over a million Row
+        # objects takes seconds, and a list of them would cost ~100 MB on the way.
+        table = Photo.__table__
+        query = select(table.c.id, table.c.phash_int).order_by(table.c.id)
+        result = session.connection().execute(query.execution_options(yield_per=_LOAD_CHUNK))
+        for rows in result.partitions():
+            pairs = np.fromiter(itertools.chain.from_iterable(rows), np.int64, 2 * len(rows))
+            self._append_block(pairs.reshape(-1, 2))
+        self.loaded = self.size
+        newest = session.scalar(select(func.max(Photo.received_at)))
+        if newest is not None:
+            self.watermark = newest
+            self._load_window(session, newest - WINDOW)
+
+    def _append_block(self, pairs) -> None:
+        start, end = self.size, self.size + len(pairs)
+        self._grow(end)
+        self.ids[start:end] = pairs[:, 0]
+        self.hashes[start:end] = pairs[:, 1].view(np.uint64)
+        self.alive[start:end] = True
+        self.size = end
+
+    def _load_window(self, session, since) -> None:
+        rows = session.execute(
+            select(Photo.id, Photo.phash_int, Photo.received_at).where(Photo.received_at >= since)
+        ).all()
+        for photo_id, phash_int, received_at in rows:
+            self._merge(photo_id, phash_int & _MASK, received_at)
+        if rows:
+            self.watermark = max(self.watermark or since, max(row[2] for row in rows))
+        if self.watermark is not None:
+            cutoff = self.watermark - WINDOW
+            self.recent = {k: v for k, v in self.recent.items() if v[1] >= cutoff}
+
+    def _merge(self, photo_id, unsigned, received_at) -> None:
+        index = self._index_of(photo_id)
+        if index is None:
+            index = self._append(photo_id, unsigned)
+        elif int(self.hashes[index]) != unsigned or not self.alive[index]:
+            # The id came back with other content (SQLite reuses rolled-back ids).
+            self.hashes[index] = unsigned
+            self.alive[index] = True
+        self.recent[photo_id] = (index, received_at)
+
+    def _index_of(self, photo_id):
+        if photo_id in self.recent:
+            return self.recent[photo_id][0]
+        position = int(np.searchsorted(self.ids[: self.loaded], photo_id))
+        if position < self.loaded and self.ids[position] == photo_id:
+            return position
+        return None
+
+    def _append(self, photo_id, unsigned) -> int:
+        self._grow(self.size + 1)
+        index = self.size
+        self.ids[index] = photo_id
+        self.hashes[index] = unsigned
+        self.alive[index] = True
+        self.size += 1
+        return index
+
+    def _grow(self, needed) -> None:
+        if needed <= len(self.ids):
+            return
+        capacity = max(needed, 2 * len(self.ids), 1024)
+        for name in ("ids", "hashes", "alive"):
+            old = getattr(self, name)
+            new = np.zeros(capacity, old.dtype)
+            new[: self.size] = old[: self.size]
+            setattr(self, name, new)

@@ -1,0 +1,136 @@
+"""Offline sync: batches answered item by item, and resends racing each other."""
+
+import io
+import json
+import threading
+import uuid
+from datetime import timedelta
+
+import pytest
+
+from server.extensions import db
+from server.models import Checkin, Photo
+from tests.api.checkin_kit import device_time, fields, photo_for
+
+
+def batch(client, headers, items, files):
+    body = {
+        "items": json.dumps(items),
+        "photos": [(io.BytesIO(data), f"IMG_{i}.jpg") for i, data in enumerate(files)],
+    }
+    return client.post(
+        "/api/v1/checkins/batch", data=body, headers=headers, content_type="multipart/form-data"
+    )
+
+
+def queued(n, start_hours_ago=30):
+    """n check-ins made offline over the last day and a bit, an hour apart."""
+    items, files = [], []
+    for i in range(n):
+        at = device_time(-timedelta(hours=start_hours_ago - i))
+        item = fields(captured_at=at)
+        for key in ("latitude", "longitude", "accuracy_m"):
+            item[key] = float(item[key])
+        item["photo_indexes"] = [len(files)]
+        files.append(photo_for(at, seed=100 + i))
+        items.append(item)
+    return items, files
+
+
+def test_a_queue_syncs_in_one_batch(client, world, make):
+    headers = make.headers(world.cadre_a)
+    items, files = queued(5)
+    response = batch(client, headers, items, files)
+    assert response.status_code == 200
+    results = response.json["results"]
+    assert [r["status"] for r in results] == [201] * 5
+    assert [r["client_id"] for r in results] == [i["client_id"] for i in items]
+    assert all(r["checkin"]["verdict"] == "accepted" for r in results), results
+    # Sending the same queue again (the phone never saw the answer) changes nothing.
+    again = batch(client, headers, items, files).json["results"]
+    assert [r["status"] for r in again] == [200] * 5
+    assert [r["checkin"]["id"] for r in again] == [r["checkin"]["id"] for r in results]
+    assert db.session.execute(db.select(db.func.count(Checkin.id))).scalar_one() == 5
+
+
+def test_one_bad_item_does_not_hold_back_the_others(client, world, make):
+    items, files = queued(3)
+    items[1]["photo_indexes"] = [7]
+    files[2] = b"GIF89a not welcome"
+    results = batch(client, make.headers(world.cadre_a), items, files).json["results"]
+    assert [r["status"] for r in results] == [201, 422, 415]
+    assert results[1]["error"]["error"] == "photo_index_out_of_range"
+    assert results[2]["error"]["error"] == "photo_unsupported_format"
+    assert db.session.execute(db.select(db.func.count(Checkin.id))).scalar_one() == 1
+    assert db.session.execute(db.select(db.func.count(Photo.id))).scalar_one() == 1
+
+
+def test_batch_conflict_is_reported_per_item(client, world, make):
+    headers = make.headers(world.cadre_a)
+    items, files = queued(2)
+    batch(client, headers, items, files)
+    items[0]["note"] = "changed"
+    results = batch(client, headers, items, files).json["results"]
+    assert [r["status"] for r in results] == [409, 200]
+    assert results[0]["error"]["error"] == "checkin_conflict"
+
+
+@pytest.mark.parametrize(
+    "items, field",
+    [
+        ("not json", "items"),
+        ("[]", "items"),
+        (json.dumps([{"kind": "presence"}]), "items"),
+        (json.dumps([{}] * 51), "items"),
+    ],
+)
+def test_malformed_batches(client, world, make, items, field):
+    response = client.post(
+        "/api/v1/checkins/batch",
+        data={"items": items},
+        headers=make.headers(world.cadre_a),
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 422 and field in response.json["errors"]
+
+
+def test_concurrent_resends_create_one_row(own_database):
+    """Eight phones' worth of the same upload at once: one row, everyone told the same."""
+    from tests.factories import Factory
+
+    app = own_database
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        pytest.skip("SQLite serializes writers; parallel requests are proven on PostgreSQL")
+    with app.app_context():
+        world = Factory().world()
+        db.session.commit()
+        headers = Factory().headers(world.cadre_a)
+        db.session.commit()
+    at = device_time()
+    form = fields(captured_at=at, client_id=str(uuid.uuid4()))
+    photo = photo_for(at)
+    barrier = threading.Barrier(8)
+    answers = []
+
+    def send():
+        client = app.test_client()
+        body = {k: str(v) for k, v in form.items()}
+        body["photos"] = [(io.BytesIO(photo), "IMG.jpg")]
+        barrier.wait()
+        response = client.post(
+            "/api/v1/checkins", data=body, headers=headers, content_type="multipart/form-data"
+        )
+        answers.append((response.status_code, response.json.get("id")))
+
+    threads = [threading.Thread(target=send) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with app.app_context():
+        rows = db.session.execute(db.select(Checkin)).scalars().all()
+        photos_stored = db.session.execute(db.select(db.func.count(Photo.id))).scalar_one()
+    assert len(rows) == 1 and photos_stored == 1
+    statuses = sorted(status for status, _ in answers)
+    assert statuses == [200] * 7 + [201], answers
+    assert {checkin_id for _, checkin_id in answers} == {rows[0].id}

@@ -1,0 +1,153 @@
+"""Near-duplicate lookup: right answers from a per-process cache that must follow the
+database, including rows that commit out of id order and rows that vanish."""
+
+import itertools
+import uuid
+from datetime import date
+
+import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
+
+from server.extensions import db
+from server.models.checkins import Checkin, Photo
+from server.models.types import utcnow
+from server.services import photo_index
+from server.services.photo_index import near_duplicates
+
+H = -0x3A5C_96E1_0F24_B7D9  # a signed 64-bit pHash, as stored in Photo.phash_int
+_counter = itertools.count(1)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_index():
+    photo_index.reset()
+    yield
+    photo_index.reset()
+
+
+@pytest.fixture
+def checkin(world):
+    row = Checkin(
+        cadre=world.cadre_a,
+        posting=world.posting_a,
+        village=world.village_a1,
+        client_id=str(uuid.uuid4()),
+        content_hash="0" * 64,
+        kind="presence",
+        latitude=32.7093,
+        longitude=116.7112,
+        accuracy_m=12.0,
+        captured_at=utcnow(),
+        captured_offset_min=480,
+        local_date=date(2026, 3, 2),
+        device_id="device-1",
+        verdict="accepted",
+    )
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
+def photo_row(checkin_id, phash_int, photo_id=None) -> Photo:
+    n = next(_counter)
+    return Photo(
+        id=photo_id,
+        checkin_id=checkin_id,
+        position=n,
+        sha256=f"{n:064x}",
+        format="jpeg",
+        mime_type="image/jpeg",
+        size_bytes=1000,
+        width=640,
+        height=480,
+        phash=f"{phash_int % 2**64:016x}",
+        phash_int=phash_int,
+    )
+
+
+def add(checkin, phash_int, photo_id=None) -> int:
+    photo = photo_row(checkin.id, phash_int, photo_id)
+    db.session.add(photo)
+    db.session.commit()
+    return photo.id
+
+
+def flip(value: int, bits: int) -> int:
+    """`value` with its lowest `bits` bits inverted, kept a signed int64."""
+    flipped = (value ^ ((1 << bits) - 1)) % 2**64
+    return flipped - 2**64 if flipped >= 2**63 else flipped
+
+
+def test_finds_exact_and_near_and_ignores_nine_bits_away(checkin):
+    exact = add(checkin, H)
+    one = add(checkin, flip(H, 1))
+    eight = add(checkin, flip(H, 8))
+    add(checkin, flip(H, 9))
+    add(checkin, flip(H, 40))
+    assert near_duplicates(H, limit=10) == [(exact, 0), (one, 1), (eight, 8)]
+    assert near_duplicates(H, limit=2) == [(exact, 0), (one, 1)]
+    assert near_duplicates(H, max_distance=0) == [(exact, 0)]
+    assert near_duplicates(flip(H, 20)) == []
+
+
+def test_empty_table_then_first_row(checkin):
+    assert near_duplicates(H) == []
+    first = add(checkin, H)
+    assert near_duplicates(H) == [(first, 0)]
+
+
+def test_rows_added_after_the_first_query_are_seen(checkin):
+    add(checkin, flip(H, 30))
+    assert near_duplicates(H) == []
+    later = add(checkin, flip(H, 3))
+    assert near_duplicates(H) == [(later, 3)]
+
+
+def test_sees_rows_committed_out_of_id_order(checkin):
+    # PostgreSQL hands out ids before commit: id 900,000 can become visible after
+    # id 900,001 has already been seen.
+    high = add(checkin, flip(H, 50), photo_id=900_001)
+    assert near_duplicates(flip(H, 50)) == [(high, 0)]
+    low = add(checkin, H, photo_id=900_000)
+    assert near_duplicates(H) == [(low, 0)]
+
+
+def test_never_returns_rows_that_no_longer_exist(checkin):
+    savepoint = db.session.begin_nested()
+    ghost = photo_row(checkin.id, H)
+    db.session.add(ghost)
+    db.session.flush()
+    assert near_duplicates(H) == [(ghost.id, 0)]
+    savepoint.rollback()
+    assert near_duplicates(H) == []
+    kept = add(checkin, flip(H, 2))
+    assert near_duplicates(H) == [(kept, 2)]
+
+
+def test_a_reused_id_with_other_content_is_followed(checkin):
+    # SQLite may give a rolled-back row's id to the next row.
+    savepoint = db.session.begin_nested()
+    db.session.add(photo_row(checkin.id, H, photo_id=700_000))
+    db.session.flush()
+    assert near_duplicates(H) == [(700_000, 0)]
+    savepoint.rollback()
+    add(checkin, flip(H, 60), photo_id=700_000)
+    assert near_duplicates(H) == []
+    assert near_duplicates(flip(H, 60)) == [(700_000, 0)]
+
+
+def test_each_database_has_its_own_index(checkin, tmp_path):
+    mine = add(checkin, H)
+    engine = create_engine(f"sqlite:///{tmp_path / 'other.db'}")
+    db.metadata.create_all(engine)
+    with engine.connect() as connection:
+        # Outside any transaction, or SQLite ignores it: this database has no check-ins.
+        connection.connection.dbapi_connection.execute("PRAGMA foreign_keys = OFF")
+        other = Session(bind=connection)
+        other.add(photo_row(1, flip(H, 4), photo_id=5))
+        other.commit()
+        assert near_duplicates(H, session=other) == [(5, 4)]
+        assert near_duplicates(H) == [(mine, 0)]
+        other.close()
+    engine.dispose()
