@@ -14,6 +14,10 @@ def _sqlite_on_connect(dbapi_connection, connection_record):
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.execute("PRAGMA busy_timeout = 5000")
+    # Write-ahead log: readers do not block the writer, and a commit costs one fsync
+    # instead of the rollback journal's several; FULL keeps every commit durable.
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA synchronous = FULL")
     cursor.close()
 
 

@@ -125,9 +125,12 @@ class LocalStore:
         return data
 
     def stage(self, session, data: bytes, sha: str) -> Path:
-        """Write `data` to tmp/ now; move it into place when `session` commits."""
-        if hashlib.sha256(data).hexdigest() != sha:
-            raise ValueError("staged bytes do not match their SHA-256")
+        """Write `data` to tmp/ now; move it into place when `session` commits.
+
+        `sha` must be the SHA-256 the caller computed from these very bytes (as
+        photos.inspect does): hashing 2 MB again here would cost a millisecond a photo
+        for nothing. `check()` re-reads every original and reports any mismatch."""
+        _require_sha(sha)
         session = _hook(session)
         # Begin now if autobegin has not happened yet, so that a rollback before any
         # query still discards the file instead of leaving it for the next commit.

@@ -77,6 +77,19 @@ def world(make):
     return built
 
 
+def pytest_sessionstart(session):
+    """CI sets REQUIRE_TESTDATA: there, tests that would skip for want of the shared
+    photos or regions must fail the run instead."""
+    if not os.environ.get("REQUIRE_TESTDATA"):
+        return
+    from config import BASE_DIR
+
+    shared = BASE_DIR.parent / "shared" / "testdata"
+    missing = [p for p in (shared / "photos", shared / "regions") if not p.is_dir()]
+    if missing:
+        pytest.exit(f"REQUIRE_TESTDATA: missing {', '.join(map(str, missing))}", returncode=4)
+
+
 def pytest_report_header(config):
     url = os.environ.get("DATABASE_URL") or "sqlite (temporary file)"
     return f"database: {url.split('@')[-1]}  (expected dialect: {EXPECTED_DIALECT or 'any'})"

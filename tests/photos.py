@@ -66,3 +66,19 @@ def reencoded(data, quality=70, scale=0.8):
 def real_photo(name):
     path = Path(PHOTOS_DIR) / name
     return path.read_bytes() if path.exists() else None
+
+
+def giant_png(width=20_000, height=20_000):
+    """A tiny PNG whose header claims a huge canvas (a decompression bomb's calling card)."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(b"\x00" * 64)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )

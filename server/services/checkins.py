@@ -146,20 +146,22 @@ def _create(actor, fields, digest, uploads):
     db.session.add(checkin)
     db.session.flush()  # the client_id race is decided here
     added = _attach(checkin, uploads)
-    flags = verification.assess(checkin, policy)
-    _apply_flags(checkin, flags)
-    _learn_household_position(checkin, flags)
-    audit.record(
-        "checkin.submit",
-        checkin,
-        actor=actor,
-        summary={
-            "client_id": checkin.client_id,
-            "verdict": checkin.verdict,
-            "flags": [f["code"] for f in flags],
-            "photos": [p.sha256 for p in added],
-        },
-    )
+    # The rules only read rows already flushed; one flush at commit writes the rest.
+    with db.session.no_autoflush:
+        flags = verification.assess(checkin, policy)
+        _apply_flags(checkin, flags)
+        _learn_household_position(checkin, flags)
+        audit.record(
+            "checkin.submit",
+            checkin,
+            actor=actor,
+            summary={
+                "client_id": checkin.client_id,
+                "verdict": checkin.verdict,
+                "flags": [f["code"] for f in flags],
+                "photos": [p.sha256 for p in added],
+            },
+        )
     db.session.commit()
     return checkin
 

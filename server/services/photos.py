@@ -15,7 +15,7 @@ before any pixel is decoded. Pillow's global settings are left alone.
 import functools
 import hashlib
 import io
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime
 
 import imagehash
@@ -100,13 +100,10 @@ class PhotoFacts:
     orientation: int | None
     make: str | None
     model: str | None
-    thumbnail: bytes = field(repr=False)
 
     def columns(self) -> dict:
         """The values of the Photo model's columns that come from the bytes."""
-        values = asdict(self)
-        del values["thumbnail"]
-        return values
+        return asdict(self)
 
 
 def inspect(data: bytes, *, max_bytes: int, max_pixels: int) -> PhotoFacts:
@@ -133,7 +130,6 @@ def inspect(data: bytes, *, max_bytes: int, max_pixels: int) -> PhotoFacts:
         orientation=facts.orientation,
         make=facts.make,
         model=facts.model,
-        thumbnail=_encode(image, *VARIANTS["thumb"]),
     )
 
 

@@ -10,6 +10,7 @@ from PIL import Image
 from server import storage
 from server.extensions import db
 from server.models import AuditEvent, Checkin, Photo
+from tests import photos
 from tests.api.checkin_kit import POST, device_time, fields, photo_for, post, submit
 from tests.test_platform import assert_error
 
@@ -271,3 +272,52 @@ def test_client_id_uuid_is_normalised(client, cadre):
     raw = str(uuid.uuid4()).upper()
     response = submit(client, cadre, client_id=raw)
     assert response.json["client_id"] == raw.lower()
+
+
+@pytest.mark.parametrize("data", [b"", b"\xff"])
+def test_empty_photo_is_422(client, cadre, data):
+    response = post(client, cadre, fields(), [data])
+    assert_error(response, 422, "photo_empty")
+
+
+def test_photo_claiming_a_giant_canvas_is_refused_before_decoding(client, cadre):
+    response = post(client, cadre, fields(), [photos.giant_png()])
+    assert_error(response, 422, "photo_too_many_pixels")
+
+
+def test_a_resend_cannot_grow_past_three_photos(client, cadre):
+    at = device_time()
+    form = fields(captured_at=at)
+    post(client, cadre, form, [photo_for(at, seed) for seed in (1, 2, 3)])
+    response = post(client, cadre, form, [photo_for(at, 4)])
+    assert_error(response, 422, "too_many_photos")
+    assert db.session.execute(db.select(db.func.count(Photo.id))).scalar_one() == 3
+
+
+def test_storage_check_command(app, client, cadre, tmp_path, monkeypatch):
+    # A store of its own: other tests' rolled-back rows leave their files behind.
+    monkeypatch.setitem(app.config, "UPLOAD_DIR", str(tmp_path))
+    created = submit(client, cadre).json
+    runner = app.test_cli_runner()
+    ok = runner.invoke(args=["storage", "check"])
+    assert ok.exit_code == 0 and "storage check: OK" in ok.output, ok.output
+    sha = created["photos"][0]["sha256"]
+    path = storage.get_store().original_path(sha)
+    path.chmod(0o600)
+    path.unlink()
+    broken = runner.invoke(args=["storage", "check"])
+    assert broken.exit_code == 1 and f"missing file (row without its file): {sha}" in broken.output
+
+
+def test_resend_restores_a_file_lost_after_commit(client, cadre):
+    """A crash between the commit and moving the file leaves a row without its file;
+    the phone's retry carries the same bytes, and they are put back."""
+    at = device_time()
+    form, photo = fields(captured_at=at), photo_for(at)
+    created = post(client, cadre, form, [photo]).json
+    path = storage.get_store().original_path(created["photos"][0]["sha256"])
+    path.chmod(0o600)
+    path.unlink()
+    again = post(client, cadre, form, [photo])
+    assert again.status_code == 200
+    assert path.read_bytes() == photo

@@ -3,6 +3,7 @@ repair) whatever a crash or a tamperer left behind."""
 
 import hashlib
 import io
+from pathlib import Path
 import os
 import threading
 import time
@@ -240,10 +241,12 @@ def test_check_finds_orphans_missing_tampered_and_stale(store, checkin):
     assert repaired.orphans == [orphan_sha]  # evidence is never deleted automatically
 
 
-def test_stage_verifies_the_hash(store):
-    with pytest.raises(ValueError):
-        store.stage(Session(), b"bytes", "0" * 64)
-    assert not (store.root / "tmp").exists() or files(store, "tmp") == []
+def test_stage_trusts_the_callers_hash_and_check_catches_a_wrong_one(store):
+    # The caller hashes the bytes once (photos.inspect); a mistake there cannot hide.
+    session = Session()
+    store.stage(session, b"bytes", "0" * 64)
+    session.commit()
+    assert store.check(db.session).tampered == [str(Path("originals/00/00") / ("0" * 64))]
 
 
 def test_derived_images_are_made_once_and_cached(store, monkeypatch):
