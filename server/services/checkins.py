@@ -14,15 +14,15 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from server import auth, storage
+from server import auth
 from server.errors import AppError, Conflict, Invalid
 from server.extensions import db
-from server.models import Checkin, Flag, Household, Photo, Posting
+from server.models import Checkin, Flag, Household, Posting
 from server.models.checkins import MAX_PHOTOS
 from server.models.postings import RESIDENT_ROLES
 from server.models.regions import subtree_prefix
 from server.models.types import utcnow
-from server.services import audit, photos, verification
+from server.services import audit, evidence, photos, verification
 from server.services.audit import canonical_json
 from server.services.policies import checkin_policy
 
@@ -145,7 +145,7 @@ def _create(actor, fields, digest, uploads):
     )
     db.session.add(checkin)
     db.session.flush()  # the client_id race is decided here
-    added = _attach(checkin, uploads)
+    added = evidence.attach_photos(checkin, uploads)
     # The rules only read rows already flushed; one flush at commit writes the rest.
     with db.session.no_autoflush:
         flags = verification.assess(checkin, policy)
@@ -206,30 +206,6 @@ def _no_posting():
     )
 
 
-def _attach(checkin, uploads):
-    """Photo rows for new pictures (skipping ones already attached), files staged so
-    they land on disk only if the transaction commits."""
-    have = {p.sha256 for p in checkin.photos}
-    added = []
-    for upload in uploads:
-        fact = upload.facts
-        if fact.sha256 in have:
-            continue
-        if len(checkin.photos) >= MAX_PHOTOS:
-            raise Invalid(
-                "too_many_photos",
-                f"At most {MAX_PHOTOS} photos per check-in.",
-                f"每次签到最多 {MAX_PHOTOS} 张照片。",
-            )
-        photo = _photo_row(fact, position=len(checkin.photos))
-        checkin.photos.append(photo)
-        storage.stage(db.session, upload.data, fact.sha256)
-        have.add(fact.sha256)
-        added.append(photo)
-    db.session.flush()
-    return added
-
-
 def _apply_flags(checkin, flags):
     present = {f.code for f in checkin.flags}
     for flag in flags:
@@ -261,8 +237,8 @@ def _resend(actor, existing, digest, photo_files):
             errors={"client_id": ["Already used for different content."]},
         )
     uploads = _inspect(photo_files)
-    restored = _restore_missing_files(existing, uploads)
-    added = _attach(existing, uploads)
+    restored = evidence.restore_missing_files(existing, uploads)
+    added = evidence.attach_photos(existing, uploads)
     if not added and not restored:
         return Submission(existing, False)
     policy = checkin_policy(existing.village, existing.local_date)
@@ -280,23 +256,6 @@ def _resend(actor, existing, digest, photo_files):
     )
     db.session.commit()
     return Submission(existing, False)
-
-
-def _restore_missing_files(checkin, uploads):
-    """A crash between commit and moving the file leaves a row without its file; the
-    phone's retry carries the same bytes, so put them back."""
-    attached = {p.sha256 for p in checkin.photos}
-    restored = []
-    for upload in uploads:
-        sha = upload.facts.sha256
-        if sha in attached and not storage.exists(sha):
-            storage.stage(db.session, upload.data, sha)
-            restored.append(sha)
-    return restored
-
-
-def _photo_row(fact, position):
-    return Photo(**fact.columns(), position=position, received_at=utcnow())
 
 
 # ---------------------------------------------------------------- reading

@@ -1,12 +1,56 @@
-"""Serving evidence to the people allowed to see it, and recording who looked."""
+"""Evidence photos: attached to check-ins (files land only if the row commits), and
+served to the people allowed to see them, recording who looked."""
 
 from dataclasses import dataclass
 
 from server import auth, storage
-from server.errors import NotFound
+from server.errors import Invalid, NotFound
 from server.extensions import db
 from server.models import Photo
+from server.models.checkins import MAX_PHOTOS
+from server.models.types import utcnow
 from server.services import audit
+
+
+def attach_photos(checkin, uploads):
+    """Photo rows for new pictures (skipping ones already attached), files staged so
+    they land on disk only if the transaction commits."""
+    have = {p.sha256 for p in checkin.photos}
+    added = []
+    for upload in uploads:
+        fact = upload.facts
+        if fact.sha256 in have:
+            continue
+        if len(checkin.photos) >= MAX_PHOTOS:
+            raise Invalid(
+                "too_many_photos",
+                f"At most {MAX_PHOTOS} photos per check-in.",
+                f"每次签到最多 {MAX_PHOTOS} 张照片。",
+            )
+        photo = photo_row(fact, position=len(checkin.photos))
+        checkin.photos.append(photo)
+        storage.stage(db.session, upload.data, fact.sha256)
+        have.add(fact.sha256)
+        added.append(photo)
+    db.session.flush()
+    return added
+
+
+def restore_missing_files(checkin, uploads):
+    """A crash between commit and moving the file leaves a row without its file; the
+    phone's retry carries the same bytes, so put them back."""
+    attached = {p.sha256 for p in checkin.photos}
+    restored = []
+    for upload in uploads:
+        sha = upload.facts.sha256
+        if sha in attached and not storage.exists(sha):
+            storage.stage(db.session, upload.data, sha)
+            restored.append(sha)
+    return restored
+
+
+def photo_row(fact, position):
+    return Photo(**fact.columns(), position=position, received_at=utcnow())
 
 
 @dataclass
