@@ -96,10 +96,18 @@ def pytest_report_header(config):
 
 
 @pytest.fixture
-def own_database(tmp_path, _transaction):
+def app_session(_transaction):
+    """Flask-SQLAlchemy's real session, for tests that run an app of their own."""
+    per_test_session, db.session = db.session, APP_SESSION
+    yield
+    db.session = per_test_session
+
+
+@pytest.fixture
+def own_database(tmp_path, app_session):
     """A fresh, migrated database of its own, for tests that need real concurrent
     connections or real commits (the per-test transaction cannot give them that).
-    Set up after the per-test transaction, so that its session swap can be undone."""
+    It uses the real session (app_session), not the per-test transaction's."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
@@ -117,7 +125,6 @@ def own_database(tmp_path, _transaction):
     own = create_app(
         TestingConfig, SQLALCHEMY_DATABASE_URI=target, UPLOAD_DIR=str(tmp_path / "uploads")
     )
-    per_test_session, db.session = db.session, APP_SESSION
     try:
         with own.app_context():
             upgrade()
@@ -126,7 +133,6 @@ def own_database(tmp_path, _transaction):
         with own.app_context():
             db.session.remove()
             db.engine.dispose()
-        db.session = per_test_session
     if server is not None:
         with server.connect() as connection:
             connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))

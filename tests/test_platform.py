@@ -122,3 +122,44 @@ def test_lists_are_paginated_with_headers(client, make, world, page_size, pages)
 def test_page_size_is_capped(client, make, world):
     response = client.get("/api/v1/units?page_size=201", headers=make.headers(world.admin))
     assert_error(response, 422, "validation_error")
+
+
+def test_readyz_is_503_when_the_database_is_unreachable(tmp_path, app_session):
+    from config import TestingConfig
+    from server import create_app
+
+    unreachable = f"sqlite:///{tmp_path / 'no-such-dir' / 'x.db'}"
+    app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=unreachable)
+    response = app.test_client().get("/readyz")
+    assert_error(response, 503, "not_ready")
+    assert app.test_client().get("/healthz").status_code == 200
+    with app.app_context():
+        from server.extensions import db
+
+        db.engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "env, complaint",
+    [
+        ({}, "SECRET_KEY"),
+        ({"SECRET_KEY": "short"}, "SECRET_KEY"),
+        ({"SECRET_KEY": "x" * 40}, "DATABASE_URL"),
+    ],
+)
+def test_production_refuses_to_start_with_default_settings(monkeypatch, env, complaint):
+    import importlib
+
+    import config
+
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    fresh = importlib.reload(config)
+    try:
+        with pytest.raises(RuntimeError, match=complaint):
+            fresh.ProductionConfig.check()
+    finally:
+        monkeypatch.undo()
+        importlib.reload(config)

@@ -3,12 +3,12 @@ repair) whatever a crash or a tamperer left behind."""
 
 import hashlib
 import io
-from pathlib import Path
 import os
 import threading
 import time
 import uuid
 from datetime import date
+from pathlib import Path
 
 import pytest
 from PIL import Image
