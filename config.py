@@ -29,7 +29,8 @@ def _database_url(default_sqlite_name):
 class Config:
     SECRET_KEY = _env("SECRET_KEY", INSECURE_SECRET)
     SQLALCHEMY_DATABASE_URI = _database_url("cadre.db")
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # hide_parameters: error messages must not carry values (password hashes, phones).
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
     UPLOAD_DIR = _env("UPLOAD_DIR", str(BASE_DIR / "uploads"))
 
     # Whole request: three 20 MB photos plus form fields. JSON bodies get a tighter cap.

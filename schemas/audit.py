@@ -1,4 +1,7 @@
 import marshmallow as ma
+from marshmallow import validate
+
+from schemas.common import Id
 
 
 class AuditEventSchema(ma.Schema):
@@ -15,10 +18,10 @@ class AuditEventSchema(ma.Schema):
 
 
 class AuditQuerySchema(ma.Schema):
-    action = ma.fields.String()
-    object_type = ma.fields.String()
-    object_id = ma.fields.String()
-    actor_id = ma.fields.Integer()
+    action = ma.fields.String(validate=validate.Length(1, 60))
+    object_type = ma.fields.String(validate=validate.Length(1, 40))
+    object_id = ma.fields.String(validate=validate.Length(1, 64))
+    actor_id = Id()
 
 
 class AuditVerificationSchema(ma.Schema):

@@ -6,7 +6,7 @@ import marshmallow as ma
 from flask_smorest.fields import Upload
 from marshmallow import validate
 
-from schemas.common import DivisionCode, latitude, longitude
+from schemas.common import DivisionCode, Id, day, instant, json_strings, latitude, longitude
 from server.models.checkins import CHECKIN_KINDS, MAX_PHOTOS, VERDICTS
 
 
@@ -15,7 +15,7 @@ class CheckinFieldsSchema(ma.Schema):
         required=True, metadata={"description": "Made on the phone; a resend repeats it"}
     )
     kind = ma.fields.String(required=True, validate=validate.OneOf(CHECKIN_KINDS))
-    household_id = ma.fields.Integer(
+    household_id = Id(
         metadata={"description": "Required for household_visit, not allowed otherwise"}
     )
     latitude = latitude(required=True, metadata={"description": "WGS-84 (not GCJ-02)"})
@@ -24,7 +24,7 @@ class CheckinFieldsSchema(ma.Schema):
         required=True, allow_nan=False, validate=validate.Range(0, 100_000)
     )
     altitude_m = ma.fields.Float(allow_nan=False, validate=validate.Range(-500, 9000))
-    captured_at = ma.fields.AwareDateTime(
+    captured_at = instant(
         required=True,
         metadata={
             "description": "Device clock, ISO 8601 with offset, e.g. 2026-11-26T08:05:00+08:00"
@@ -68,14 +68,16 @@ class JSONString(ma.fields.Field):
     def _deserialize(self, value, attr, data, **kwargs):
         try:
             parsed = json.loads(value)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, RecursionError) as exc:
             raise ma.ValidationError("Not valid JSON.") from exc
+        if any("\x00" in text for text in json_strings(parsed)):
+            raise ma.ValidationError("Text may not contain NUL characters.")
         return self.inner.deserialize(parsed)
 
 
 class BatchItemSchema(CheckinFieldsSchema):
     photo_indexes = ma.fields.List(
-        ma.fields.Integer(validate=validate.Range(min=0)),
+        ma.fields.Integer(strict=True, validate=validate.Range(0, 3 * 50)),  # JSON only
         load_default=list,
         validate=validate.Length(max=MAX_PHOTOS),
         metadata={"description": "Positions in the repeated `photos` file field"},
@@ -99,12 +101,32 @@ class BatchFilesSchema(ma.Schema):
     )
 
 
+# Whose check-in or device it was is for reviewers: a cadre is told that a photo or a
+# phone was used before, not by whom.
+REVIEWERS_ONLY = ("other_cadre_ids", "earlier_checkin_id", "earlier_photo_id", "matches")
+
+
 class FlagSchema(ma.Schema):
     id = ma.fields.Integer()
     code = ma.fields.String()
     severity = ma.fields.String()
     status = ma.fields.String()
-    details = ma.fields.Dict(metadata={"description": "The measured values behind the flag"})
+    details = ma.fields.Method(
+        "_details",
+        metadata={
+            "type": "object",
+            "description": "The measured values behind the flag (other people's ids: "
+            "reviewers only)",
+        },
+    )
+
+    def _details(self, flag):
+        from server.auth import current_user
+
+        viewer = current_user()
+        if viewer is not None and viewer.has_role("reviewer", "admin"):
+            return flag.details
+        return {k: v for k, v in flag.details.items() if k not in REVIEWERS_ONLY}
 
 
 class PhotoSchema(ma.Schema):
@@ -164,11 +186,11 @@ class BatchResultSchema(ma.Schema):
 
 
 class CheckinQuerySchema(ma.Schema):
-    posting_id = ma.fields.Integer()
-    cadre_id = ma.fields.Integer()
+    posting_id = Id()
+    cadre_id = Id()
     within = DivisionCode(metadata={"description": "Villages in this subtree"})
-    date_from = ma.fields.Date(metadata={"description": "Local attendance date, inclusive"})
-    date_to = ma.fields.Date()
+    date_from = day(metadata={"description": "Local attendance date, inclusive"})
+    date_to = day()
     verdict = ma.fields.String(validate=validate.OneOf(VERDICTS))
     kind = ma.fields.String(validate=validate.OneOf(CHECKIN_KINDS))
     flag = ma.fields.String(validate=validate.Length(1, 40), metadata={"description": "Flag code"})

@@ -1,13 +1,18 @@
 """Field types and validators shared by several schemas."""
 
 import re
+from datetime import UTC, datetime
 
 import marshmallow as ma
 from marshmallow import validate
 
-DIVISION_CODE = re.compile(r"^\d{12}$")
+# [0-9] and \Z, not \d and $: no full-width digits, no trailing newline.
+DIVISION_CODE = re.compile(r"^[0-9]{12}\Z")
 # Mainland mobile numbers: the log-in for every user.
-PHONE = re.compile(r"^1[3-9]\d{9}$")
+PHONE = re.compile(r"^1[3-9][0-9]{9}\Z")
+# Database ids are 32-bit on PostgreSQL; larger numbers cannot name anything.
+MAX_ID = 2**31 - 1
+EARLIEST, LATEST = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
 
 
 class DivisionCode(ma.fields.String):
@@ -54,3 +59,55 @@ class ListQuery(ma.Schema):
     q = ma.fields.String(
         validate=validate.Length(1, 100), metadata={"description": "Name contains this text"}
     )
+
+
+class Id(ma.fields.Integer):
+    """A database id: a whole number from 1 to 2**31 - 1. Digits in a form or query
+    string are fine; a JSON float (1.5, 1e300) or boolean is not."""
+
+    def __init__(self, **kwargs):
+        super().__init__(validate=validate.Range(1, MAX_ID), **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool | float):
+            raise ma.ValidationError("Must be a whole number.")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+def plausible_instant(value):
+    """Phones' clocks can be wrong, but not by centuries; such values also overflow
+    time-zone arithmetic."""
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError as exc:
+        raise ma.ValidationError("Not a plausible time.") from exc
+    if not EARLIEST <= utc < LATEST:
+        raise ma.ValidationError("Must be between 2000 and 2100.")
+
+
+def plausible_date(value):
+    if not EARLIEST.date() <= value < LATEST.date():
+        raise ma.ValidationError("Must be between 2000 and 2100.")
+
+
+def instant(**kwargs):
+    return ma.fields.AwareDateTime(validate=plausible_instant, **kwargs)
+
+
+def day(**kwargs):
+    return ma.fields.Date(validate=plausible_date, **kwargs)
+
+
+def json_strings(value):
+    """Every string (keys included) in a parsed JSON document, iteratively."""
+    found, stack = [], [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            found.append(item)
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found

@@ -1,7 +1,7 @@
 import marshmallow as ma
 from marshmallow import validate
 
-from schemas.common import DivisionCode, check_position_pair, latitude, longitude, name_field
+from schemas.common import DivisionCode, Id, check_position_pair, latitude, longitude, name_field
 
 
 class HouseholdSchema(ma.Schema):
@@ -12,7 +12,7 @@ class HouseholdSchema(ma.Schema):
     latitude = latitude(allow_none=True)
     longitude = longitude(allow_none=True)
     cadre_ids = ma.fields.List(
-        ma.fields.Integer(),
+        Id(),
         load_default=list,
         validate=validate.Length(max=10),
         metadata={"description": "Paired aid cadres"},
@@ -29,5 +29,5 @@ class HouseholdUpdateSchema(HouseholdSchema):
 
 
 class HouseholdQuerySchema(ma.Schema):
-    cadre_id = ma.fields.Integer()
+    cadre_id = Id()
     within = DivisionCode(metadata={"description": "Villages in this subtree"})

@@ -1,21 +1,21 @@
 import marshmallow as ma
 from marshmallow import validate
 
-from schemas.common import DivisionCode
+from schemas.common import DivisionCode, Id, day
 from server.models.postings import POSTING_ROLES, POSTING_STATUSES
 
 
 class PostingSchema(ma.Schema):
     id = ma.fields.Integer(dump_only=True)
-    cadre_id = ma.fields.Integer(required=True)
+    cadre_id = Id(required=True)
     cadre_name = ma.fields.String(dump_only=True, attribute="cadre.name")
     village_code = DivisionCode(required=True)
     village_name = ma.fields.String(dump_only=True, attribute="village.name")
-    unit_id = ma.fields.Integer(required=True, metadata={"description": "Dispatching unit"})
+    unit_id = Id(required=True, metadata={"description": "Dispatching unit"})
     unit_name = ma.fields.String(dump_only=True, attribute="unit.name")
     role = ma.fields.String(required=True, validate=validate.OneOf(POSTING_ROLES))
-    start_date = ma.fields.Date(required=True)
-    end_date = ma.fields.Date(allow_none=True)
+    start_date = day(required=True)
+    end_date = day(allow_none=True)
     status = ma.fields.String(
         load_default="active",
         validate=validate.OneOf(("active", "ended")),
@@ -41,8 +41,8 @@ class PostingUpdateSchema(PostingSchema):
 
 
 class PostingQuerySchema(ma.Schema):
-    cadre_id = ma.fields.Integer()
-    unit_id = ma.fields.Integer()
+    cadre_id = Id()
+    unit_id = Id()
     status = ma.fields.String(validate=validate.OneOf(POSTING_STATUSES))
     role = ma.fields.String(validate=validate.OneOf(POSTING_ROLES))
     within = DivisionCode(metadata={"description": "Villages in this subtree"})

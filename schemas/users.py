@@ -1,7 +1,7 @@
 import marshmallow as ma
 from marshmallow import validate
 
-from schemas.common import DivisionCode, ListQuery, Phone, name_field
+from schemas.common import DivisionCode, Id, ListQuery, Phone, name_field
 from server.models.users import ROLES
 
 
@@ -28,7 +28,7 @@ class UserSchema(ma.Schema):
     jurisdiction_code = DivisionCode(
         allow_none=True, metadata={"description": "Reviewers and inspectors: their subtree"}
     )
-    unit_id = ma.fields.Integer(allow_none=True, metadata={"description": "Home unit"})
+    unit_id = Id(allow_none=True, metadata={"description": "Home unit"})
     home_region_code = DivisionCode(
         allow_none=True, metadata={"description": "Home township or county, for recusal"}
     )
@@ -43,5 +43,5 @@ class UserUpdateSchema(UserSchema):
 class UserQuerySchema(ListQuery):
     role = ma.fields.String(validate=validate.OneOf(ROLES))
     active = ma.fields.Boolean()
-    unit_id = ma.fields.Integer()
+    unit_id = Id()
     within = DivisionCode(metadata={"description": "Jurisdiction in this subtree"})

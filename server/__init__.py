@@ -2,12 +2,14 @@
 
 import os
 
-from flask import Flask
-
 from config import BASE_DIR, CONFIGS
 
 
 def create_app(config=None, **overrides):
+    # Imported here, not at the top: `python -m server.tools.verify_draw` runs this
+    # package's __init__ and must work with the standard library alone.
+    from flask import Flask
+
     app = Flask(__name__, instance_relative_config=True)
     config_class = config or CONFIGS[os.environ.get("APP_CONFIG", "development")]
     if hasattr(config_class, "check"):

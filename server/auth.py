@@ -20,18 +20,22 @@ from sqlalchemy import false, or_, select, true
 from server.errors import Forbidden, NotFound, Unauthorized
 from server.extensions import db
 from server.models import (
+    Assignment,
     AuditEvent,
     AuthSession,
     Checkin,
+    Draw,
     Household,
     Photo,
     Posting,
     Region,
     Unit,
     User,
+    assignment_inspector,
     household_cadre,
 )
 from server.models.regions import code_prefix
+from server.models.types import utcnow
 
 # ---------------------------------------------------------------- passwords
 
@@ -181,12 +185,18 @@ def _unit_rule(user, prefix):
 
 
 def _user_rule(user, prefix):
+    """A reviewer sees the people of their subtree: its inspectors and reviewers, the
+    cadres serving there now, and those its dispatching units employ."""
     clauses = [User.id == user.id]
     if prefix is not None and user.has_role("reviewer"):
         sub = subtree_ids(prefix)
+        serving = select(Posting.cadre_id).where(
+            Posting.village_id.in_(sub), Posting.status == "active"
+        )
         clauses += [
             User.jurisdiction_id.in_(sub),
-            User.id.in_(select(Posting.cadre_id).where(Posting.village_id.in_(sub))),
+            User.id.in_(serving),
+            User.unit_id.in_(select(Unit.id).where(Unit.region_id.in_(sub))),
         ]
     return or_(*clauses)
 
@@ -225,6 +235,29 @@ def _photo_rule(user, prefix):
     return Photo.checkin_id.in_(visible)
 
 
+def _draw_rule(user, prefix):
+    # Draws are the organization department's: never shown to cadres or inspectors.
+    if prefix is not None and user.has_role("reviewer"):
+        return Draw.scope_id.in_(subtree_ids(prefix))
+    return false()
+
+
+def _assignment_rule(user, prefix):
+    """Sealed: an inspector sees an assignment only once its window has opened; the
+    person inspected never sees it at all (cadres have no rule here)."""
+    clauses = []
+    if user.has_role("inspector"):
+        mine = select(assignment_inspector.c.assignment_id).where(
+            assignment_inspector.c.inspector_id == user.id
+        )
+        opened = select(Draw.id).where(Draw.status != "committed", Draw.window_start <= utcnow())
+        clauses.append(Assignment.id.in_(mine) & Assignment.draw_id.in_(opened))
+    if prefix is not None and user.has_role("reviewer"):
+        in_scope = select(Draw.id).where(Draw.scope_id.in_(subtree_ids(prefix)))
+        clauses.append(Assignment.draw_id.in_(in_scope))
+    return or_(*clauses) if clauses else false()
+
+
 def _admin_only_rule(user, prefix):
     return false()
 
@@ -237,6 +270,8 @@ SCOPE_RULES = {
     Household: _household_rule,
     Checkin: _checkin_rule,
     Photo: _photo_rule,
+    Draw: _draw_rule,
+    Assignment: _assignment_rule,
     AuditEvent: _admin_only_rule,
 }
 
@@ -269,6 +304,35 @@ def get_visible(model, object_id, user):
             "未找到该对象。",
         )
     return obj
+
+
+def manages_user(actor, person):
+    """May `actor` change `person`, or post them somewhere? Seeing is not enough: a
+    person serving in another county belongs to that county's department. A reviewer
+    manages a person only if everything that places them lies inside the reviewer's
+    jurisdiction (active postings, jurisdiction, home unit); admins manage everyone."""
+    if actor.has_role("admin"):
+        return True
+    if not actor.has_role("reviewer") or jurisdiction_prefix(actor) is None:
+        return False
+    places = [
+        village
+        for (village,) in db.session.execute(
+            select(Region)
+            .join(Posting, Posting.village_id == Region.id)
+            .where(Posting.cadre_id == person.id, Posting.status == "active")
+        )
+    ]
+    places += [r for r in (person.jurisdiction, person.unit.region if person.unit else None) if r]
+    return all(in_jurisdiction(actor, region) for region in places)
+
+
+def can_see(actor, obj):
+    """The scope rule of obj's model, for an object already loaded."""
+    model = type(obj)
+    pk = model.__mapper__.primary_key[0]
+    stmt = scoped(select(pk).where(pk == getattr(obj, pk.key)), model, actor)
+    return db.session.execute(stmt).first() is not None
 
 
 def ensure_manages(user, region):

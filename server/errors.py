@@ -12,7 +12,7 @@ from http import HTTPStatus
 import marshmallow as ma
 from flask import jsonify
 from flask_smorest import Api
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -145,7 +145,9 @@ def handle_integrity_error(exc):
     from server.extensions import db
 
     db.session.rollback()
-    log.warning("integrity error: %s", exc.orig)
+    # The constraint's name only: the database's message carries the values (phones).
+    diag = getattr(getattr(exc, "orig", None), "diag", None)
+    log.warning("integrity error on %s", getattr(diag, "constraint_name", None) or "a constraint")
     return error_response(409, "conflict", "This conflicts with existing data.", "与现有数据冲突。")
 
 
@@ -153,6 +155,17 @@ def handle_unexpected(exc):
     from server.extensions import db
 
     db.session.rollback()
+    if isinstance(exc, DataError | OverflowError) or isinstance(
+        getattr(exc, "orig", None), OverflowError
+    ):
+        # Schemas bound every value; this is the backstop for one they missed.
+        log.warning("value the database refused: %s", type(getattr(exc, "orig", exc)).__name__)
+        return error_response(
+            422,
+            "invalid_value",
+            "A value is out of range or malformed.",
+            "某个值超出范围或格式错误。",
+        )
     if isinstance(exc, OperationalError):
         log.exception("database unavailable")
         return error_response(

@@ -3,6 +3,7 @@
 from flask import request, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
+from schemas.common import json_strings
 from server.errors import AppError
 
 
@@ -11,6 +12,19 @@ class PayloadTooLarge(AppError):
     error = "payload_too_large"
     message = "The request body is too large."
     message_zh = "请求内容过大。"
+
+
+class MalformedBody(AppError):
+    error = "malformed_json"
+    message = "The JSON body is malformed or nested too deeply."
+    message_zh = "JSON 格式错误或嵌套过深。"
+
+
+class NulCharacter(AppError):
+    status_code = 422
+    error = "nul_character"
+    message = "Text may not contain NUL (\\x00) characters."
+    message_zh = "文本中不能包含 NUL (\\x00) 字符。"
 
 
 def register_http_hooks(app):
@@ -28,6 +42,23 @@ def register_http_hooks(app):
             limit = app.config["MAX_JSON_BYTES"]
         if length > limit:
             raise PayloadTooLarge(errors={"max_bytes": limit})
+
+    @app.before_request
+    def refuse_nul_and_nesting():
+        # PostgreSQL cannot store NUL in text, and a deeply nested body exhausts the
+        # parser's recursion: both are bad input, answered before any view runs.
+        if request.is_json:
+            request.max_content_length = app.config["MAX_JSON_BYTES"]  # chunked bodies too
+            try:
+                body = request.get_json(silent=True)
+            except RecursionError:
+                raise MalformedBody() from None
+            values = json_strings(body)
+        else:
+            values = list(request.form.values())
+        values += list(request.args.values()) + list(request.args.keys())
+        if any("\x00" in value for value in values):
+            raise NulCharacter()
 
     @app.after_request
     def security_headers(response):

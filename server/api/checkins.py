@@ -60,7 +60,7 @@ class CheckinBatch(MethodView):
         )
 
 
-@blp.route("/<int:checkin_id>")
+@blp.route("/<int(max=2147483647):checkin_id>")
 class CheckinById(MethodView):
     @auth.required()
     @blp.response(200, CheckinSchema)

@@ -30,7 +30,7 @@ class Households(MethodView):
         return households.create(actor=auth.current_user(), **args)
 
 
-@blp.route("/<int:household_id>")
+@blp.route("/<int(max=2147483647):household_id>")
 class HouseholdById(MethodView):
     @auth.required()
     @blp.response(200, HouseholdSchema)

@@ -16,8 +16,11 @@ class SelectPage(Page):
 
     @property
     def items(self):
+        if self.page_params.first_item >= MAX_OFFSET:
+            return []  # far past any real list, and past what OFFSET can hold
         stmt = self.collection.limit(self.page_params.page_size).offset(self.page_params.first_item)
         return db.session.execute(stmt).scalars().all()
 
 
+MAX_OFFSET = 2**31 - 1
 PAGE_ARGS = {"page_size": 20, "max_page_size": 200}

@@ -9,7 +9,7 @@ from server.services import evidence
 blp = Blueprint("photos", __name__, url_prefix="/api/v1/photos", description="Evidence photos")
 
 
-@blp.route("/<int:photo_id>")
+@blp.route("/<int(max=2147483647):photo_id>")
 class PhotoById(MethodView):
     @auth.required()
     @blp.arguments(PhotoQuerySchema, location="query")
@@ -20,6 +20,8 @@ class PhotoById(MethodView):
         view = evidence.photo_bytes(actor=auth.current_user(), photo_id=photo_id, **args)
         response = Response(view.data, mimetype=view.mime_type)
         response.headers["Content-Disposition"] = f'inline; filename="{view.filename}"'
-        response.headers["Cache-Control"] = "private, max-age=3600"
+        # Originals are never cached: every look must come here, to be recorded.
+        cache = "no-store" if args["variant"] == "original" else "private, max-age=3600"
+        response.headers["Cache-Control"] = cache
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response

@@ -30,7 +30,7 @@ class Postings(MethodView):
         return postings.create(actor=auth.current_user(), **args)
 
 
-@blp.route("/<int:posting_id>")
+@blp.route("/<int(max=2147483647):posting_id>")
 class PostingById(MethodView):
     @auth.required()
     @blp.response(200, PostingSchema)

@@ -30,7 +30,7 @@ class Regions(MethodView):
         return regions.create(actor=auth.current_user(), **args)
 
 
-@blp.route("/<int:region_id>")
+@blp.route("/<int(max=2147483647):region_id>")
 class RegionById(MethodView):
     @auth.required()
     @blp.response(200, RegionSchema)

@@ -28,7 +28,7 @@ class Units(MethodView):
         return units.create(actor=auth.current_user(), **args)
 
 
-@blp.route("/<int:unit_id>")
+@blp.route("/<int(max=2147483647):unit_id>")
 class UnitById(MethodView):
     @auth.required()
     @blp.response(200, UnitSchema)

@@ -28,7 +28,7 @@ class Users(MethodView):
         return users.create(actor=auth.current_user(), **args)
 
 
-@blp.route("/<int:user_id>")
+@blp.route("/<int(max=2147483647):user_id>")
 class UserById(MethodView):
     @auth.required()
     @blp.response(200, UserSchema)

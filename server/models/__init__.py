@@ -2,6 +2,7 @@
 
 from server.models.audit import AuditEvent
 from server.models.checkins import Checkin, Flag, Photo
+from server.models.draws import Assignment, DeclaredRelationship, Draw, assignment_inspector
 from server.models.households import Household, household_cadre
 from server.models.postings import Posting
 from server.models.regions import Region
@@ -9,6 +10,10 @@ from server.models.units import Unit
 from server.models.users import AuthSession, Device, RefreshToken, User, UserRole
 
 __all__ = [
+    "Assignment",
+    "DeclaredRelationship",
+    "Draw",
+    "assignment_inspector",
     "AuditEvent",
     "AuthSession",
     "Checkin",

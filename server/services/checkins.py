@@ -7,11 +7,13 @@ winner's row and answers as for a resend.
 """
 
 import hashlib
+import logging
 from dataclasses import dataclass
 from http import HTTPStatus
 from zoneinfo import ZoneInfo
 
 from flask import current_app
+from sqlalchemy import or_
 from sqlalchemy.exc import IntegrityError
 
 from server import auth
@@ -26,6 +28,8 @@ from server.services import audit, evidence, photos, verification
 from server.services.audit import canonical_json
 from server.services.policies import checkin_policy
 
+log = logging.getLogger(__name__)
+
 # What identifies the content of a check-in; a resend must repeat these exactly.
 CONTENT_FIELDS = (
     "kind",
@@ -39,8 +43,6 @@ CONTENT_FIELDS = (
     "mock_location",
     "note",
 )
-# A household position is learned only from a visit nothing is suspicious about.
-UNTRUSTED_POSITION = {"outside_geofence", "mock_location", "poor_accuracy"}
 
 
 @dataclass
@@ -111,9 +113,9 @@ def _inspect(photo_files):
 
 
 def _create(actor, fields, digest, uploads):
-    posting, household = _target(actor, fields)
     captured_at = fields["captured_at"]
     local_date = captured_at.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).date()
+    posting, household = _target(actor, fields, local_date)
     policy = checkin_policy(posting.village, local_date)
     if not uploads and policy["photo_required"].get(fields["kind"]):
         raise Invalid(
@@ -166,9 +168,14 @@ def _create(actor, fields, digest, uploads):
     return checkin
 
 
-def _target(actor, fields):
-    """The posting (and household) a check-in counts for."""
-    active = db.select(Posting).where(Posting.cadre_id == actor.id, Posting.status == "active")
+def _target(actor, fields, local_date):
+    """The posting (and household) a check-in counts for: active, and covering the day."""
+    active = db.select(Posting).where(
+        Posting.cadre_id == actor.id,
+        Posting.status == "active",
+        Posting.start_date <= local_date,
+        or_(Posting.end_date.is_(None), Posting.end_date >= local_date),
+    )
     if fields["kind"] != "household_visit":
         posting = db.session.execute(
             active.where(Posting.role.in_(RESIDENT_ROLES))
@@ -223,12 +230,16 @@ def _learn_household_position(checkin, flags):
     household = checkin.household
     if household is None or household.latitude is not None:
         return
-    if UNTRUSTED_POSITION & {f["code"] for f in flags}:
-        return
+    if flags:
+        return  # learned only from a visit nothing at all is suspicious about
     household.latitude, household.longitude = checkin.latitude, checkin.longitude
 
 
 def _resend(actor, existing, digest, photo_files):
+    # Lock the row: concurrent resends that add the same photo take turns, and the
+    # later ones find it attached (PostgreSQL; SQLite serializes writers anyway).
+    db.session.refresh(existing, with_for_update=True)
+    db.session.expire(existing, ["photos", "flags"])
     if existing.cadre_id != actor.id or existing.content_hash != digest:
         raise Conflict(
             "checkin_conflict",
@@ -323,6 +334,21 @@ def submit_batch(*, actor, items, photo_files):
             db.session.rollback()
             results.append(_error_result(item, exc))
             continue
+        except Exception:
+            # One item must never wedge a phone's whole queue: answer it as an error and
+            # go on; the next sync retries it.
+            db.session.rollback()
+            log.exception("batch item %s failed", item.get("client_id"))
+            results.append(
+                _error_result(
+                    item,
+                    AppError(
+                        "internal_error", "This item could not be processed.", "该条目处理失败。"
+                    ),
+                    status=500,
+                )
+            )
+            continue
         results.append(
             {
                 "client_id": item["client_id"],
@@ -333,13 +359,14 @@ def submit_batch(*, actor, items, photo_files):
     return {"results": results}
 
 
-def _error_result(item, exc):
+def _error_result(item, exc, status=None):
+    status = status or exc.status_code
     return {
         "client_id": item.get("client_id"),
-        "status": exc.status_code,
+        "status": status,
         "error": {
-            "code": exc.status_code,
-            "status": HTTPStatus(exc.status_code).phrase,
+            "code": status,
+            "status": HTTPStatus(status).phrase,
             "error": exc.error,
             "message": exc.message,
             "message_zh": exc.message_zh,

@@ -75,6 +75,11 @@ def photo_bytes(*, actor, photo_id, variant):
         db.session.commit()
         extension = {"jpeg": "jpg"}.get(photo.format, photo.format)
         return PhotoView(data, photo.mime_type, f"{photo.sha256[:16]}.{extension}")
+    if variant == "display":
+        # A display image shows the scene (faces, homes): its views are recorded too.
+        # Thumbnails in lists are not, or the log would drown in them.
+        audit.record("photo.view_display", photo, actor=actor, summary={"sha256": photo.sha256})
+        db.session.commit()
     return PhotoView(
         storage.derived(photo.sha256, variant), "image/jpeg", f"{photo.sha256[:16]}-{variant}.jpg"
     )

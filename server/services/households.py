@@ -37,8 +37,8 @@ def _check_code_free(village_id, code, household_id=None):
         )
 
 
-def _cadres(ids):
-    return [cadre_by_id(i, "cadre_ids") for i in dict.fromkeys(ids)]
+def _cadres(ids, actor):
+    return [cadre_by_id(i, "cadre_ids", actor=actor) for i in dict.fromkeys(ids)]
 
 
 def create(*, actor, village_code, code, head_name, latitude=None, longitude=None, cadre_ids=()):
@@ -51,7 +51,7 @@ def create(*, actor, village_code, code, head_name, latitude=None, longitude=Non
         head_name=head_name,
         latitude=latitude,
         longitude=longitude,
-        cadres=_cadres(cadre_ids),
+        cadres=_cadres(cadre_ids, actor),
     )
     db.session.add(household)
     db.session.flush()
@@ -72,7 +72,7 @@ def update(*, actor, household_id, **data):
         _check_code_free(household.village_id, data["code"], household.id)
     diff = audit.changes(household, data)
     if "cadre_ids" in data:
-        household.cadres = _cadres(data.pop("cadre_ids"))
+        household.cadres = _cadres(data.pop("cadre_ids"), actor)
     for key, value in data.items():
         setattr(household, key, value)
     audit.record("household.update", household, actor=actor, summary=diff)

@@ -176,6 +176,11 @@ def _cadre(actor, values, errors, known, unit):
         db.session.add(user)
         known.users[phone] = user
         known.counts["cadres_created"] += 1
+    elif user.id is not None and not auth.manages_user(actor, user):
+        # Someone serving or employed elsewhere: not this department's to post. Said
+        # neutrally, so a roster cannot be used to probe who exists where.
+        _fail(errors, "phone", "This phone number cannot be used in this import.")
+        return None
     elif user.name != name:
         _fail(errors, "name", "This phone number is registered, or used above, for another name.")
         return None

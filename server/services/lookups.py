@@ -37,9 +37,17 @@ def unit_by_id(unit_id, field="unit_id"):
     return unit
 
 
-def cadre_by_id(user_id, field="cadre_id"):
+def cadre_by_id(user_id, field="cadre_id", *, actor=None):
+    """A cadre the actor may post or pair. Someone outside the actor's reach is
+    answered exactly like someone who does not exist."""
+    from server import auth
+
     user = db.session.get(User, user_id)
-    if user is None or not user.has_role("cadre"):
+    if (
+        user is None
+        or not user.has_role("cadre")
+        or (actor is not None and not auth.manages_user(actor, user))
+    ):
         raise Invalid(
             "cadre_not_found",
             f"No cadre with id {user_id}.",

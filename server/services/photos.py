@@ -207,7 +207,10 @@ def _decode(data, max_bytes, max_pixels, long_side):
         _check_pixels(size, max_pixels)
         _load_reduced(image, fmt, long_side)
         facts = exif.read(image)
-        small = _upright_rgb(image, fmt, facts.orientation, long_side)
+        try:
+            small = _upright_rgb(image, fmt, facts.orientation, long_side)
+        except (ValueError, OSError) as exc:  # a pixel format Pillow cannot convert
+            raise PhotoUndecodable() from exc
     finally:
         image.close()
     return fmt, size, small, facts
@@ -268,6 +271,9 @@ def _load_reduced(image: Image.Image, fmt: str, long_side: int) -> None:
 def _upright_rgb(image, fmt, orientation, long_side) -> Image.Image:
     """A fresh RGB image without metadata, turned upright, its long side reduced to no
     less than long_side (JPEG arrives reduced already)."""
+    # reduce() supports only some modes (not palette, 1-bit or 16-bit): convert first.
+    if image.mode not in ("RGB", "L"):
+        image = image.convert("RGB")
     factor = min(max(image.size) // long_side, min(image.size) // _PHASH_SIDE)
     small = image.reduce(factor) if factor >= 2 else image
     small = small.convert("RGB") if small.mode != "RGB" else small.copy()

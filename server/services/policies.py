@@ -26,6 +26,7 @@ DEFAULT_CHECKIN_POLICY = {
 
 SEVERITY = {
     "outside_geofence": "high",
+    "no_reference_position": "medium",
     "poor_accuracy": "low",
     "mock_location": "high",
     "exif_gps_mismatch": "high",

@@ -49,20 +49,20 @@ def overlapping(cadre_id, start_date, end_date, *, exclude_id=None):
     return db.session.execute(stmt).scalars().all()
 
 
-def check_resident_rules(posting, *, exclude_id=None):
+def check_resident_rules(posting, *, exclude_id=None, actor=None):
     """A cadre lives in one village at a time: no overlapping resident postings."""
     if posting.role not in RESIDENT_ROLES:
         return
     with db.session.no_autoflush:
-        _check_resident_rules(posting, exclude_id)
+        _check_resident_rules(posting, exclude_id, actor)
 
 
-def _check_resident_rules(posting, exclude_id):
+def _check_resident_rules(posting, exclude_id, actor):
     clash = overlapping(
         posting.cadre_id, posting.start_date, posting.end_date, exclude_id=exclude_id
     )
     if clash:
-        _refuse_overlap(clash[0])
+        _refuse_overlap(clash[0], actor)
     if posting.status == "active":
         stmt = db.select(Posting).where(
             Posting.cadre_id == posting.cadre_id,
@@ -73,16 +73,24 @@ def _check_resident_rules(posting, exclude_id):
             stmt = stmt.where(Posting.id != exclude_id)
         other = db.session.execute(stmt.limit(1)).scalar_one_or_none()
         if other is not None:
-            _refuse_overlap(other)
+            _refuse_overlap(other, actor)
 
 
-def _refuse_overlap(other):
+def _refuse_overlap(other, actor):
+    # Where and when the other posting is, only for those who may see it.
+    if actor is None or auth.can_see(actor, other):
+        raise Conflict(
+            "posting_overlap",
+            f"The cadre already has resident posting {other.id} in {other.village.name} "
+            f"from {other.start_date} to {other.end_date or 'open end'} ({other.status}).",
+            f"该干部已有驻村任职（{other.village.name}，"
+            f"{other.start_date} 起，状态 {other.status}）。",
+            errors={"posting_id": other.id},
+        )
     raise Conflict(
         "posting_overlap",
-        f"The cadre already has resident posting {other.id} in {other.village.name} "
-        f"from {other.start_date} to {other.end_date or 'open end'} ({other.status}).",
-        f"该干部已有驻村任职（{other.village.name}，{other.start_date} 起，状态 {other.status}）。",
-        errors={"posting_id": other.id},
+        "The cadre already has an overlapping resident posting elsewhere.",
+        "该干部在其他地方已有时间重叠的驻村任职。",
     )
 
 
@@ -92,7 +100,7 @@ def create(
     village = region_by_code(village_code, "village_code", level="village")
     auth.ensure_manages(actor, village)
     posting = Posting(
-        cadre=cadre_by_id(cadre_id),
+        cadre=cadre_by_id(cadre_id, actor=actor),
         village=village,
         unit=unit_by_id(unit_id),
         role=role,
@@ -101,7 +109,7 @@ def create(
         status=status,
     )
     posting.cadre_id = posting.cadre.id
-    check_resident_rules(posting)
+    check_resident_rules(posting, actor=actor)
     db.session.add(posting)
     db.session.flush()
     audit.record("posting.create", posting, actor=actor, summary=_summary(posting))
@@ -122,7 +130,7 @@ def update(*, actor, posting_id, **data):
     if posting.status == "ended" and posting.end_date is None:
         posting.end_date = local_today()
         diff["end_date"] = [None, posting.end_date.isoformat()]
-    check_resident_rules(posting, exclude_id=posting.id)
+    check_resident_rules(posting, exclude_id=posting.id, actor=actor)
     audit.record("posting.update", posting, actor=actor, summary=diff)
     db.session.commit()
     return posting

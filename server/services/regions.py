@@ -106,6 +106,8 @@ def update(*, actor, region_id, **data):
             "Only villages carry a post position and geofence.",
             "只有村级区划才有驻村位置和电子围栏。",
         )
+    if region.level == "village" and "geofence_radius_m" in data:
+        data["geofence_radius_m"] = data["geofence_radius_m"] or DEFAULT_GEOFENCE_M
     diff = audit.changes(region, data)
     for key, value in data.items():
         setattr(region, key, value)

@@ -4,6 +4,8 @@ A session is the family of refresh tokens born from one log-in. Each refresh tok
 works once; presenting a used one means it was copied, so the whole family is revoked.
 """
 
+from sqlalchemy.exc import IntegrityError
+
 from server import auth
 from server.errors import Forbidden, Unauthorized
 from server.extensions import db
@@ -25,8 +27,16 @@ def record_device(user, device_id):
         db.select(Device).where(Device.user_id == user.id, Device.device_id == device_id)
     ).scalar_one_or_none()
     if device is None:
-        device = Device(user_id=user.id, device_id=device_id, first_seen_at=now)
-        db.session.add(device)
+        # Two first log-ins from one phone at once: the loser of the race reads the
+        # winner's row instead of failing.
+        try:
+            with db.session.begin_nested():
+                device = Device(user_id=user.id, device_id=device_id, first_seen_at=now)
+                db.session.add(device)
+        except IntegrityError:
+            device = db.session.execute(
+                db.select(Device).where(Device.user_id == user.id, Device.device_id == device_id)
+            ).scalar_one()
     device.last_seen_at = now
     return device
 
@@ -107,3 +117,20 @@ def logout(*, actor, session_id):
     if session is not None and session.revoked_at is None:
         _revoke(session, "logout", actor=actor)
         db.session.commit()
+
+
+def revoke_all(user, reason):
+    """End every open log-in of `user` (the caller commits). Returns how many."""
+    open_sessions = (
+        db.session.execute(
+            db.select(AuthSession).where(
+                AuthSession.user_id == user.id, AuthSession.revoked_at.is_(None)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    now = utcnow()
+    for session in open_sessions:
+        session.revoked_at, session.revoked_reason = now, reason
+    return len(open_sessions)

@@ -5,7 +5,7 @@ from server.errors import Conflict, Forbidden
 from server.extensions import db
 from server.models import Posting, User, UserRole
 from server.models.regions import subtree_prefix
-from server.services import audit
+from server.services import audit, sessions
 from server.services.lookups import optional_region, unit_by_id
 
 # Reviewers may manage these; only admins may grant reviewer or admin.
@@ -27,7 +27,9 @@ def list_(*, actor, role=None, active=None, unit_id=None, within=None, q=None):
             | User.id.in_(db.select(Posting.cadre_id).where(Posting.village_id.in_(sub)))
         )
     if q:
-        stmt = stmt.where(User.name.contains(q, autoescape=True) | User.phone.contains(q))
+        stmt = stmt.where(
+            User.name.contains(q, autoescape=True) | User.phone.contains(q, autoescape=True)
+        )
     return stmt.order_by(User.id)
 
 
@@ -93,6 +95,12 @@ def create(*, actor, name, phone, roles, password=None, **rest):
 def update(*, actor, user_id, **data):
     user = auth.get_visible(User, user_id, actor)
     _check_grant(actor, user.roles, None)  # reviewers cannot edit reviewers or admins
+    if user.id != actor.id and not auth.manages_user(actor, user):
+        raise Forbidden(
+            "out_of_jurisdiction",
+            "This person serves or works outside your jurisdiction.",
+            "此人在您的管辖范围之外任职或工作。",
+        )
     data = _resolve(data)
     _check_grant(actor, data.get("roles", user.roles), data.get("jurisdiction"))
     if "phone" in data:
@@ -109,6 +117,11 @@ def update(*, actor, user_id, **data):
     if password:
         user.password_hash = auth.hash_password(password)
         diff["password"] = "changed"
+    if password or data.get("active") is False:
+        # A new password or a disabled account ends every log-in made before it.
+        diff["sessions_revoked"] = sessions.revoke_all(
+            user, "password_changed" if password else "account_disabled"
+        )
     audit.record("user.update", user, actor=actor, summary=diff)
     db.session.commit()
     return user
@@ -120,7 +133,13 @@ def set_password(*, phone, password, actor=None):
     if user is None:
         raise LookupError(phone)
     user.password_hash = auth.hash_password(password)
-    audit.record("user.set_password", user, actor=actor, summary={"password": "changed"})
+    revoked = sessions.revoke_all(user, "password_changed")
+    audit.record(
+        "user.set_password",
+        user,
+        actor=actor,
+        summary={"password": "changed", "sessions_revoked": revoked},
+    )
     db.session.commit()
     return user
 

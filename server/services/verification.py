@@ -11,6 +11,7 @@ from sqlalchemy import func
 
 from server.extensions import db
 from server.models import Checkin, Device, Photo
+from server.models.regions import DEFAULT_GEOFENCE_M
 from server.services import photo_index, photos
 from server.services.policies import SEVERITY
 
@@ -35,16 +36,19 @@ def reference_position(checkin):
     village = checkin.village
     if village.latitude is None:
         return None
-    return village.latitude, village.longitude, village.geofence_radius_m, "village"
+    radius = village.geofence_radius_m or DEFAULT_GEOFENCE_M
+    return village.latitude, village.longitude, radius, "village"
 
 
 def geofence(checkin, policy):
     ref = reference_position(checkin)
     if ref is None:
+        # Nothing to compare with: the check-in could be anywhere, so a person looks.
         checkin.distance_m = None
-        return []
+        return [_flag("no_reference_position", village=checkin.village.code)]
     lat, lon, radius, target = ref
-    radius = radius if radius is not None else policy["household_radius_m"]
+    if target == "household":
+        radius = policy["household_radius_m"]
     checkin.distance_m = round(distance_m(checkin.latitude, checkin.longitude, lat, lon), 1)
     allowance = min(checkin.accuracy_m, policy["accuracy_allowance_cap_m"])
     if checkin.distance_m <= radius + allowance:

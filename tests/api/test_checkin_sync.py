@@ -134,3 +134,74 @@ def test_concurrent_resends_create_one_row(own_database):
     statuses = sorted(status for status, _ in answers)
     assert statuses == [200] * 7 + [201], answers
     assert {checkin_id for _, checkin_id in answers} == {rows[0].id}
+
+
+def _parallel(n, action):
+    barrier = threading.Barrier(n)
+    answers = []
+
+    def run():
+        barrier.wait()
+        answers.append(action())
+
+    threads = [threading.Thread(target=run) for _ in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return answers
+
+
+def _seeded(app):
+    from tests.factories import Factory
+
+    with app.app_context():
+        world = Factory().world()
+        headers = Factory().headers(world.cadre_a)
+        db.session.commit()
+        return world.cadre_a.phone, headers, world
+
+
+def test_concurrent_resends_adding_a_photo_all_succeed(own_database):
+    app = own_database
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        pytest.skip("SQLite serializes writers; parallel requests are proven on PostgreSQL")
+    _, headers, _ = _seeded(app)
+    at = device_time()
+    form = {k: str(v) for k, v in fields(captured_at=at, kind="departure").items()}
+    first = app.test_client().post(
+        "/api/v1/checkins", data=form, headers=headers, content_type="multipart/form-data"
+    )
+    assert first.status_code == 201, first.json
+    photo = photo_for(at)
+
+    def resend():
+        body = {**form, "photos": [(io.BytesIO(photo), "IMG.jpg")]}
+        response = app.test_client().post(
+            "/api/v1/checkins", data=body, headers=headers, content_type="multipart/form-data"
+        )
+        return response.status_code, len(response.json.get("photos", []))
+
+    answers = _parallel(6, resend)
+    assert answers == [(200, 1)] * 6
+    with app.app_context():
+        assert db.session.execute(db.select(db.func.count(Photo.id))).scalar_one() == 1
+
+
+def test_concurrent_first_log_ins_from_one_phone_all_succeed(own_database):
+    app = own_database
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        pytest.skip("SQLite serializes writers; parallel requests are proven on PostgreSQL")
+    phone, _, _ = _seeded(app)
+
+    def login():
+        return (
+            app.test_client()
+            .post(
+                "/api/v1/auth/login",
+                json={"phone": phone, "password": "test-pass-123", "device_id": "new-phone"},
+            )
+            .status_code
+        )
+
+    assert _parallel(4, login) == [200] * 4

@@ -30,7 +30,8 @@ VISIBLE_TO = {
     "household_b": {"admin", "city_reviewer", "reviewer_b"},
     "cadre_a": {"admin", "city_reviewer", "reviewer_a", "cadre_a"},
     "cadre_b": {"admin", "city_reviewer", "reviewer_b", "cadre_b"},
-    "inspector_a": {"admin", "city_reviewer", "reviewer_a", "inspector_a"},
+    # Serves in county A, employed by a unit of county B: both departments see them.
+    "inspector_a": {"admin", "city_reviewer", "reviewer_a", "reviewer_b", "inspector_a"},
     "reviewer_b": {"admin", "city_reviewer", "reviewer_b"},
     # Division codes and dispatching units are public reference data.
     "village_b1": set(CALLERS),

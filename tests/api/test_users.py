@@ -111,7 +111,7 @@ def test_password_change_by_admin_is_audited_without_the_password(client, world,
     event = db.session.execute(
         db.select(AuditEvent).where(AuditEvent.action == "user.update")
     ).scalar_one()
-    assert event.summary == {"active": [True, False], "password": "changed"}
+    assert event.summary == {"active": [True, False], "password": "changed", "sessions_revoked": 0}
 
 
 def test_list_filters(client, world, make):
@@ -124,3 +124,73 @@ def test_list_filters(client, world, make):
     assert names("within=340422000000") == {"李娜", "寿县县委组织部"}
     assert names("q=张") == {"张伟"}
     assert names(f"unit_id={world.unit_b.id}") == {"李娜", "赵督查"}
+
+
+def test_a_new_password_ends_existing_log_ins(client, world, make):
+    old = client.post(
+        "/api/v1/auth/login",
+        json={"phone": world.cadre_a.phone, "password": "test-pass-123", "device_id": "p"},
+    ).json
+    client.patch(
+        f"/api/v1/users/{world.cadre_a.id}",
+        json={"password": "Brand-new-9"},
+        headers=make.headers(world.admin),
+    )
+    me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {old['access_token']}"})
+    assert_error(me, 401, "session_revoked")
+    refreshed = client.post("/api/v1/auth/refresh", json={"refresh_token": old["refresh_token"]})
+    assert_error(refreshed, 401, "session_revoked")
+
+
+def test_a_reviewer_cannot_take_over_a_cadre_serving_elsewhere(client, world, make):
+    """The attack: post another county's cadre into your own county, then reset the
+    password. Both steps must fail, and the first must not even confirm they exist."""
+    headers = make.headers(world.reviewer_a)
+    response = client.post(
+        "/api/v1/postings",
+        json={
+            "cadre_id": world.cadre_b.id,
+            "village_code": world.village_a2.code,
+            "unit_id": world.unit_a.id,
+            "role": "paired_aid",
+            "start_date": "2026-03-01",
+        },
+        headers=headers,
+    )
+    assert_error(response, 422, "cadre_not_found")
+    missing = client.post(
+        "/api/v1/postings",
+        json={
+            "cadre_id": 999999,
+            "village_code": world.village_a2.code,
+            "unit_id": world.unit_a.id,
+            "role": "paired_aid",
+            "start_date": "2026-03-01",
+        },
+        headers=headers,
+    )
+    assert response.json["message"].replace(str(world.cadre_b.id), "N") == missing.json[
+        "message"
+    ].replace("999999", "N")
+    hijack = client.patch(
+        f"/api/v1/users/{world.cadre_b.id}", json={"password": "Hijacked-123"}, headers=headers
+    )
+    assert hijack.status_code == 404
+
+
+def test_a_cadre_who_moved_away_belongs_to_the_new_county(client, world, make):
+    world.posting_a.status = "ended"
+    make.posting(
+        world.cadre_a,
+        world.village_b1,
+        world.unit_b,
+        start=world.posting_a.start_date.replace(year=2027),
+    )
+    db.session.commit()
+    response = client.patch(
+        f"/api/v1/users/{world.cadre_a.id}",
+        json={"active": False},
+        headers=make.headers(world.reviewer_a),
+    )
+    assert response.status_code in (403, 404)
+    assert world.cadre_a.active is True

@@ -25,6 +25,12 @@ def cadre(world, make):
     return make.headers(world.cadre_a)
 
 
+def reviewed(client, make, world, response):
+    """The check-in as its reviewer sees it (with other people's ids in the flags)."""
+    checkin_id = response.json["id"]
+    return client.get(f"/api/v1/checkins/{checkin_id}", headers=make.headers(world.reviewer_a))
+
+
 def at_distance(north_m, **kwargs):
     lat, lon = offset_point(*POST, north_m=north_m)
     return {"latitude": lat, "longitude": lon, **kwargs}
@@ -137,17 +143,20 @@ def test_reused_photo_names_the_earlier_check_in(client, world, make, cadre):
         fields(captured_at=at, device_id="other-phone"),
         [photo],
     )
-    details = flag(response, "photo_reused")["details"]
+    # The cadre is told the photo was used before, not whose check-in it was.
+    assert flag(response, "photo_reused")["details"]["match"] == "identical"
+    assert "earlier_checkin_id" not in flag(response, "photo_reused")["details"]
+    details = flag(reviewed(client, make, world, response), "photo_reused")["details"]
     assert details["match"] == "identical"
     assert details["earlier_checkin_id"] == earlier["id"]
 
 
-def test_near_duplicate_photo_is_reused(client, cadre):
+def test_near_duplicate_photo_is_reused(client, world, make, cadre):
     yesterday = device_time(-timedelta(days=1))
     photo = photo_for(yesterday, seed=12)
     earlier = post(client, cadre, fields(captured_at=yesterday), [photo]).json
     response = post(client, cadre, fields(), [photos.reencoded(photo)])
-    details = flag(response, "photo_reused")["details"]
+    details = flag(reviewed(client, make, world, response), "photo_reused")["details"]
     assert details["match"] == "near_duplicate"
     assert details["earlier_checkin_id"] == earlier["id"]
     assert details["hamming_distance"] <= 8
@@ -220,8 +229,9 @@ def test_device_shared_with_another_cadre(client, world, make, cadre):
     make.posting(world.aid_cadre_a, world.village_a2, world.unit_a)
     submit(client, make.headers(world.aid_cadre_a), device_id="shared-phone")
     response = submit(client, cadre, device_id="shared-phone", photo_seed=2)
-    shared = flag(response, "new_device")
-    assert shared["severity"] == "high"
+    assert flag(response, "new_device")["severity"] == "high"
+    assert "other_cadre_ids" not in flag(response, "new_device")["details"]
+    shared = flag(reviewed(client, make, world, response), "new_device")
     assert shared["details"]["other_cadre_ids"] == [world.aid_cadre_a.id]
 
 
