@@ -1,9 +1,11 @@
 """HTTP API: flask-smorest blueprints, one module per resource."""
 
 from server.api import (
+    assignments,
     audit,
     auth,
     checkins,
+    draws,
     health,
     households,
     imports,
@@ -26,6 +28,8 @@ BLUEPRINTS = [
     checkins.blp,
     photos.blp,
     imports.blp,
+    draws.blp,
+    assignments.blp,
     audit.blp,
 ]
 

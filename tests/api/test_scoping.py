@@ -9,6 +9,8 @@ import re
 
 import pytest
 
+from server.extensions import db
+from server.models import Assignment
 from tests.api.checkin_kit import submit
 
 CALLERS = [
@@ -40,7 +42,18 @@ VISIBLE_TO = {
     "checkin_b": {"admin", "city_reviewer", "reviewer_b", "cadre_b"},
     "photo_a": {"admin", "city_reviewer", "reviewer_a", "cadre_a"},
     "photo_b": {"admin", "city_reviewer", "reviewer_b", "cadre_b"},
+    # A county A draw, executed, its window open, not yet published.
+    "draw_a": {"admin", "city_reviewer", "reviewer_a"},
+    "assignment_a": {"admin", "city_reviewer", "reviewer_a", "inspector_a"},
 }
+# Endpoints only some roles may call at all: everyone else gets 403, whatever the id.
+ROLE_GATED = {
+    "/api/v1/draws/{draw_id}": {"admin", "reviewer"},
+    "/api/v1/assignments/{assignment_id}": {"admin", "reviewer", "inspector"},
+}
+# Before publication a proof is "not yet" (409) to its department, "no such draw" (404)
+# to everyone else.
+UNPUBLISHED_PROOF = {"admin": 409, "city_reviewer": 409, "reviewer_a": 409}
 
 # Every API path with an object id, and which objects of the world it is tried with.
 ID_PATHS = {
@@ -51,6 +64,9 @@ ID_PATHS = {
     "/api/v1/units/{unit_id}": ["unit_b"],
     "/api/v1/checkins/{checkin_id}": ["checkin_a", "checkin_b"],
     "/api/v1/photos/{photo_id}": ["photo_a", "photo_b"],
+    "/api/v1/draws/{draw_id}": ["draw_a"],
+    "/api/v1/draws/{draw_id}/proof": ["draw_a"],
+    "/api/v1/assignments/{assignment_id}": ["assignment_a"],
 }
 
 LISTS = {
@@ -58,8 +74,15 @@ LISTS = {
     "/api/v1/households": ["household_a", "household_b"],
     "/api/v1/users": ["cadre_a", "cadre_b", "inspector_a", "reviewer_b"],
     "/api/v1/checkins": ["checkin_a", "checkin_b"],
+    "/api/v1/draws": ["draw_a"],
+    "/api/v1/assignments": ["assignment_a"],
 }
-LIST_ROLES = {"/api/v1/users": {"admin", "city_reviewer", "reviewer_a", "reviewer_b"}}
+REVIEWERS = {"admin", "city_reviewer", "reviewer_a", "reviewer_b"}
+LIST_ROLES = {
+    "/api/v1/users": REVIEWERS,
+    "/api/v1/draws": REVIEWERS,
+    "/api/v1/assignments": REVIEWERS | {"inspector_a"},
+}
 
 
 @pytest.fixture
@@ -74,7 +97,45 @@ def objects(client, world, make):
         ).json
         ids[f"checkin_{suffix}"] = created["id"]
         ids[f"photo_{suffix}"] = created["photos"][0]["id"]
+    make.user("inspector", name="钱督查", jurisdiction=world.county_a)
+    reviewer = make.headers(world.reviewer_a)
+    draw = client.post(
+        "/api/v1/draws",
+        json={
+            "scope_code": world.county_a.code,
+            "count": 1,
+            "window_start": "2026-01-01T00:00:00+08:00",
+            "window_end": "2099-01-01T00:00:00+08:00",
+            "beacon_spec": {"source": "test"},
+        },
+        headers=reviewer,
+    ).json
+    client.post(f"/api/v1/draws/{draw['id']}/execute", json={"beacon_value": "7"}, headers=reviewer)
+    ids["draw_a"] = draw["id"]
+    ids["assignment_a"] = db.session.execute(
+        db.select(Assignment.id).where(Assignment.draw_id == draw["id"])
+    ).scalar_one()
     return ids
+
+
+def expected_status(path, name, caller):
+    if path.endswith("/proof"):
+        return UNPUBLISHED_PROOF.get(caller, 404)
+    if path in ROLE_GATED and not {r for r in ROLES[caller]} & ROLE_GATED[path]:
+        return 403
+    return 200 if caller in VISIBLE_TO[name] else 404
+
+
+ROLES = {
+    "admin": {"admin"},
+    "city_reviewer": {"reviewer"},
+    "reviewer_a": {"reviewer"},
+    "reviewer_b": {"reviewer"},
+    "inspector_a": {"inspector"},
+    "cadre_a": {"cadre"},
+    "cadre_b": {"cadre"},
+    "aid_cadre_a": {"cadre"},
+}
 
 
 def spec_paths(client):
@@ -86,7 +147,7 @@ def concrete(path, object_id):
 
 
 def test_every_id_path_is_in_the_matrix(client):
-    with_ids = {p for p in spec_paths(client) if "{" in p}
+    with_ids = {p for p, ops in spec_paths(client).items() if "{" in p and "get" in ops}
     assert with_ids == set(ID_PATHS), "add new object endpoints to ID_PATHS"
 
 
@@ -109,8 +170,8 @@ def test_reading_an_object_outside_scope_is_404(client, world, make, objects, ca
     headers = make.headers(getattr(world, caller))
     for name in ID_PATHS[path]:
         response = client.get(concrete(path, objects[name]), headers=headers)
-        expected = 200 if caller in VISIBLE_TO[name] else 404
-        assert response.status_code == expected, f"{caller} GET {name}"
+        expected = expected_status(path, name, caller)
+        assert response.status_code == expected, f"{caller} GET {path} {name}"
         if expected == 404:
             assert response.json["error"].endswith("_not_found")
 

@@ -1,0 +1,183 @@
+"""Freezing a draw's frame from the database: who could be drawn, who could inspect,
+and every fact recusal needs, with people as salted pseudonyms (the salt stays secret
+until the proof is published, and then only inside the jurisdiction)."""
+
+import hmac
+
+from server.extensions import db
+from server.models import (
+    Assignment,
+    Checkin,
+    DeclaredRelationship,
+    Flag,
+    Posting,
+    Region,
+    User,
+    UserRole,
+    assignment_inspector,
+)
+from server.models.regions import subtree_prefix
+
+KEY_SEVERITIES = ("high", "critical")
+
+
+def build(draw_id, kind, scope, salt, params):
+    """(frame, targets, inspectors): the frame to hash, and the rows behind it."""
+    targets = _targets(scope, salt)
+    inspectors = _inspectors(scope, salt, targets, params["recusal"]["recent_draws"])
+    frame = {
+        "version": "draw-v1",
+        "draw_id": str(draw_id),
+        "kind": kind,
+        "targets": sorted(_public(targets), key=lambda t: t["id"]),
+        "inspectors": sorted(_public(inspectors), key=lambda i: i["id"]),
+        "rules": _rules(params),
+    }
+    return frame, targets, inspectors
+
+
+def pseudonym(salt_hex, kind, object_id):
+    return hmac.new(bytes.fromhex(salt_hex), f"{kind}:{object_id}".encode(), "sha256").hexdigest()[
+        :16
+    ]
+
+
+# ---------------------------------------------------------------- freezing the frame
+
+
+def in_scope(scope):
+    """Active postings in the scope's villages, with their village codes."""
+    return (
+        db.select(Posting, Region.code)
+        .join(Region, Posting.village_id == Region.id)
+        .where(Posting.status == "active", Region.code.startswith(subtree_prefix(scope.code)))
+        .order_by(Posting.id)
+    )
+
+
+def _targets(scope, salt):
+    stmt = in_scope(scope)
+    flagged = set(
+        db.session.execute(
+            db.select(Checkin.posting_id)
+            .join(Flag, Flag.checkin_id == Checkin.id)
+            .where(Flag.status == "open", Flag.severity.in_(KEY_SEVERITIES))
+        ).scalars()
+    )
+    targets = []
+    for posting, village_code in db.session.execute(stmt):
+        targets.append(
+            {
+                "id": pseudonym(salt, "posting", posting.id),
+                "stratum": village_code[:6],
+                "key": posting.id in flagged,
+                "village": village_code,
+                "unit": str(posting.unit_id),
+                "_posting": posting,
+            }
+        )
+    return targets
+
+
+def _covers(jurisdiction_code, scope_code):
+    """An inspector works in the draw's scope if either region contains the other."""
+    a, b = subtree_prefix(jurisdiction_code), subtree_prefix(scope_code)
+    return a.startswith(b) or b.startswith(a)
+
+
+def _inspectors(scope, salt, targets, recent_draws):
+    rows = db.session.execute(
+        db.select(User)
+        .join(UserRole, UserRole.user_id == User.id)
+        .where(
+            UserRole.role == "inspector",
+            User.active.is_(True),
+            User.jurisdiction_id.is_not(None),
+        )
+        .order_by(User.id)
+    ).scalars()
+    users = [u for u in rows if _covers(u.jurisdiction.code, scope.code)]
+    ids = [u.id for u in users]
+    related = _declared(ids)
+    recent = _recent_villages(ids, recent_draws)
+    by_cadre = {}
+    for target in targets:
+        by_cadre.setdefault(target["_posting"].cadre_id, []).append(target["id"])
+    return [
+        {
+            "id": pseudonym(salt, "user", user.id),
+            "unit": str(user.unit_id) if user.unit_id is not None else None,
+            "home": [user.home_region.code] if user.home_region is not None else [],
+            "recent_villages": recent.get(user.id, []),
+            # Declared ties, and their own postings (an inspector who is also a cadre).
+            "related": sorted(
+                {
+                    t
+                    for cadre in {*related.get(user.id, ()), user.id}
+                    for t in by_cadre.get(cadre, [])
+                }
+            ),
+            "_user": user,
+        }
+        for user in users
+    ]
+
+
+def _chunks(ids, size=500):
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def _declared(inspector_ids):
+    """{inspector id: {cadre ids}} of declared relationships, in a few queries."""
+    ties = {}
+    for chunk in _chunks(inspector_ids):
+        rows = db.session.execute(
+            db.select(DeclaredRelationship.inspector_id, DeclaredRelationship.cadre_id).where(
+                DeclaredRelationship.inspector_id.in_(chunk)
+            )
+        )
+        for inspector_id, cadre_id in rows:
+            ties.setdefault(inspector_id, set()).add(cadre_id)
+    return ties
+
+
+def _recent_villages(inspector_ids, recent_draws):
+    """{inspector id: sorted village codes} of each one's last `recent_draws` draws."""
+    if recent_draws <= 0:
+        return {}
+    visits = {}
+    for chunk in _chunks(inspector_ids):
+        rows = db.session.execute(
+            db.select(assignment_inspector.c.inspector_id, Assignment.draw_id, Region.code)
+            .join(Assignment, Assignment.id == assignment_inspector.c.assignment_id)
+            .join(Region, Region.id == Assignment.village_id)
+            .where(assignment_inspector.c.inspector_id.in_(chunk))
+        )
+        for inspector_id, draw_id, code in rows:
+            visits.setdefault(inspector_id, {}).setdefault(draw_id, set()).add(code)
+    recent = {}
+    for inspector_id, by_draw in visits.items():
+        latest = sorted(by_draw, reverse=True)[:recent_draws]
+        recent[inspector_id] = sorted(set().union(*(by_draw[d] for d in latest)))
+    return recent
+
+
+def _rules(params):
+    recusal = params["recusal"]
+    return {
+        "count": str(params["count"]) if params.get("count") is not None else None,
+        "ratio": params.get("ratio"),
+        "key_ratio": params.get("key_ratio"),
+        "min_per_stratum": "1",
+        "team_size": str(params["team_size"]),
+        "load_cap": str(params["load_cap"]),
+        "recuse_same_unit": recusal["same_unit"],
+        "recuse_home_region": recusal["home_region"],
+        "recuse_recent_villages": recusal["recent_villages"],
+        "recuse_related": recusal["related"],
+    }
+
+
+def _public(entries):
+    return [{k: v for k, v in e.items() if not k.startswith("_")} for e in entries]

@@ -1,0 +1,262 @@
+"""Random unannounced inspection draws: freeze, commit, execute, reveal, prove.
+
+The algorithm itself lives in server/tools/drawing.py (standard library only), shared
+with the stand-alone verifier; this module turns the database into a frame and the
+result back into assignments. People appear in frames only as salted pseudonyms, so a
+proof can be published to anyone; the salt is shown only inside the jurisdiction.
+"""
+
+import hashlib
+import json
+import secrets
+from datetime import UTC, datetime
+
+from server import auth
+from server.errors import Conflict, Forbidden, Invalid, NotFound
+from server.extensions import db
+from server.models import (
+    Assignment,
+    Draw,
+    User,
+    UserRole,
+)
+from server.services import audit, draw_frames
+from server.services.lookups import region_by_code
+from server.tools import drawing, rfc3797
+
+
+def _now():
+    return datetime.now(UTC)
+
+
+# ---------------------------------------------------------------- the use cases
+
+
+def create(*, actor, scope_code, kind, mode, window_start, window_end, beacon_spec, **params):
+    scope = region_by_code(scope_code, "scope_code")
+    auth.ensure_manages(actor, scope)
+    if window_end <= window_start:
+        raise Invalid(errors={"window_end": ["Must be after window_start."]})
+    salt = secrets.token_hex(32)
+    draw = Draw(
+        owner=actor,
+        scope=scope,
+        kind=kind,
+        mode=mode,
+        window_start=window_start,
+        window_end=window_end,
+        parameters=_jsonable(params),
+        beacon_spec=beacon_spec,
+        salt=salt,
+        frame="",
+        frame_hash="",
+    )
+    db.session.add(draw)
+    db.session.flush()
+    frame, targets, inspectors = draw_frames.build(draw.id, kind, scope, salt, params)
+    drawing.validate_frame(frame)
+    draw.frame = drawing.canonical_json(frame).decode()
+    draw.frame_hash = hashlib.sha256(draw.frame.encode()).hexdigest()
+    if mode == "commit-reveal":
+        secret = secrets.token_bytes(32)
+        draw.secret = secret.hex()
+        draw.commitment = drawing.commitment(str(draw.id), draw.frame_hash, secret, beacon_spec)
+    audit.record(
+        "draw.commit",
+        draw,
+        actor=actor,
+        summary={
+            "scope": scope.code,
+            "kind": kind,
+            "mode": mode,
+            "frame_hash": draw.frame_hash,
+            "commitment": draw.commitment,
+            "beacon_spec": beacon_spec,
+            "targets": len(targets),
+            "inspectors": len(inspectors),
+        },
+    )
+    db.session.commit()
+    return draw
+
+
+def execute(*, actor, draw_id, beacon_value=None, sources=None):
+    draw = _managed(actor, draw_id)
+    attempt = {"beacon_value": beacon_value, "sources": sources}
+    if draw.status != "committed":
+        # Refused, but on the record: nobody gets to re-draw quietly.
+        audit.record("draw.execute_refused", draw, actor=actor, summary=attempt)
+        db.session.commit()
+        raise Conflict(
+            "draw_already_executed", "This draw was executed already.", "该抽签已执行，不能重抽。"
+        )
+    frame = json.loads(draw.frame)
+    if draw.mode == "commit-reveal":
+        if not beacon_value:
+            raise Invalid(errors={"beacon_value": ["Required for a commit-reveal draw."]})
+        seed = drawing.seed(str(draw.id), draw.frame_hash, beacon_value, bytes.fromhex(draw.secret))
+        result = drawing.run(frame, seed)
+        draw.beacon_value, draw.seed = beacon_value, seed.hex()
+    else:
+        if not sources:
+            raise Invalid(errors={"sources": ["Required for an RFC 3797 draw."]})
+        key = rfc3797.key_from_sources(sources)
+        result = drawing.run_rfc3797(frame, key)
+        draw.beacon_value = key
+        draw.parameters = {**draw.parameters, "rfc3797_sources": sources}
+    draw.result = result
+    draw.status, draw.executed_at = "executed", _now()
+    _assign(draw, result)
+    audit.record(
+        "draw.execute",
+        draw,
+        actor=actor,
+        summary={
+            **attempt,
+            "picked": len(result["targets"]),
+            "distribution_ok": result.get("distribution_ok"),
+        },
+    )
+    db.session.commit()
+    return draw
+
+
+def _assign(draw, result):
+    postings = {
+        draw_frames.pseudonym(draw.salt, "posting", p.id): p
+        for p, _ in db.session.execute(draw_frames.in_scope(draw.scope))
+    }
+    ids = {draw_frames.pseudonym(draw.salt, "user", u.id): u for u in _inspector_users()}
+    for rank, picked in enumerate(result["targets"], start=1):
+        posting = postings[picked["id"]]
+        db.session.add(
+            Assignment(
+                draw=draw,
+                posting=posting,
+                village_id=posting.village_id,
+                rank=rank,
+                stratum=picked["stratum"],
+                infeasible=picked.get("infeasible"),
+                inspectors=[ids[i] for i in picked.get("inspectors", [])],
+            )
+        )
+
+
+def _inspector_users():
+    return db.session.execute(
+        db.select(User)
+        .join(UserRole, UserRole.user_id == User.id)
+        .where(UserRole.role == "inspector")
+    ).scalars()
+
+
+def reveal(*, actor, draw_id):
+    draw = _managed(actor, draw_id)
+    if draw.status == "committed":
+        raise Conflict("draw_not_executed", "Execute the draw first.", "请先执行抽签。")
+    if draw.status != "revealed":
+        draw.status, draw.revealed_at = "revealed", _now()
+        audit.record(
+            "draw.reveal", draw, actor=actor, summary={"secret_sha256": _secret_digest(draw)}
+        )
+        db.session.commit()
+    return draw
+
+
+def _secret_digest(draw):
+    return hashlib.sha256(bytes.fromhex(draw.secret)).hexdigest() if draw.secret else None
+
+
+def proof(*, actor, draw_id):
+    """The published proof: after the window closes or an explicit reveal. Inside the
+    jurisdiction it also says who is who; outside it, people stay pseudonyms."""
+    draw = db.session.get(Draw, draw_id)
+    public = draw is not None and (
+        draw.status == "revealed" or (draw.status == "executed" and _now() >= draw.window_end)
+    )
+    if draw is None or not (public or _sees_draw(actor, draw)):
+        raise NotFound("draw_not_found", "No such draw.", "未找到该抽签。")
+    if not public:
+        raise Conflict(
+            "draw_not_revealed",
+            "The proof is published after the window closes.",
+            "抽签窗口结束后才公布证明。",
+        )
+    body = {
+        "draw_id": str(draw.id),
+        "mode": draw.mode,
+        "frame": json.loads(draw.frame),
+        "frame_hash": draw.frame_hash,
+        "commitment": draw.commitment,
+        "secret": draw.secret,
+        "beacon_spec": draw.beacon_spec,
+        "beacon_value": draw.beacon_value if draw.mode == "commit-reveal" else None,
+        "rfc3797_sources": draw.parameters.get("rfc3797_sources"),
+        "result": draw.result,
+    }
+    if _sees_draw(actor, draw):
+        body["identities"] = _identities(draw)
+    audit.record("draw.proof_read", draw, actor=actor, summary={"identities": "identities" in body})
+    db.session.commit()
+    return body
+
+
+def _identities(draw):
+    frame = json.loads(draw.frame)
+    wanted = {t["id"] for t in frame["targets"]} | {i["id"] for i in frame["inspectors"]}
+    found = {"salt": draw.salt, "postings": {}, "inspectors": {}}
+    for posting, _ in db.session.execute(draw_frames.in_scope(draw.scope)):
+        key = draw_frames.pseudonym(draw.salt, "posting", posting.id)
+        if key in wanted:
+            found["postings"][key] = {
+                "posting_id": posting.id,
+                "cadre": posting.cadre.name,
+                "village": posting.village.code,
+            }
+    for user in _inspector_users():
+        key = draw_frames.pseudonym(draw.salt, "user", user.id)
+        if key in wanted:
+            found["inspectors"][key] = {"user_id": user.id, "name": user.name}
+    return found
+
+
+# ---------------------------------------------------------------- who sees what
+
+
+def _sees_draw(actor, draw):
+    return actor.has_role("admin") or (
+        actor.has_role("reviewer") and auth.in_jurisdiction(actor, draw.scope)
+    )  # the same rule as auth's scope for Draw, for a row already loaded
+
+
+def _managed(actor, draw_id):
+    draw = db.session.get(Draw, draw_id)
+    if draw is None or not _sees_draw(actor, draw):
+        raise NotFound("draw_not_found", "No such draw.", "未找到该抽签。")
+    if not (actor.has_role("admin") or draw.owner_id == actor.id):
+        raise Forbidden(
+            "not_draw_owner", "Only the draw's owner may do this.", "只有抽签发起人可以执行此操作。"
+        )
+    return draw
+
+
+def get(*, actor, draw_id):
+    draw = db.session.get(Draw, draw_id)
+    if draw is None or not _sees_draw(actor, draw):
+        raise NotFound("draw_not_found", "No such draw.", "未找到该抽签。")
+    return draw
+
+
+def list_(*, actor, status=None):
+    stmt = db.select(Draw)
+    if not actor.has_role("admin"):
+        stmt = stmt.where(
+            Draw.scope_id.in_(auth.subtree_ids(auth.jurisdiction_prefix(actor) or "-"))
+        )
+    if status:
+        stmt = stmt.where(Draw.status == status)
+    return stmt.order_by(Draw.id.desc())
+
+
+def _jsonable(params):
+    return json.loads(json.dumps(params, default=str))

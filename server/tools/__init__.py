@@ -1,0 +1,1 @@
+"""Stand-alone tools: the verifiable draw and its verifier (standard library only)."""

@@ -1,0 +1,269 @@
+"""Random unannounced inspections, end to end: commit before the beacon is known,
+execute once, sealed assignments, publish the proof, and check it independently."""
+
+import json
+import os
+import subprocess
+import sys
+from datetime import timedelta
+
+import pytest
+
+from config import BASE_DIR
+from server.extensions import db
+from server.models import Assignment, AuditEvent, DeclaredRelationship
+from server.models.types import utcnow
+from tests.test_platform import assert_error
+
+BEACON = {"source": "中国福利彩票双色球", "issue": "2026138", "announced": "2026-11-26T21:15+08:00"}
+
+
+@pytest.fixture
+def county(world, make):
+    """Ten more postings over both counties, and five inspectors for the whole city."""
+    villages = [world.village_a1, world.village_a2, world.village_b1]
+    for n in range(10):
+        cadre = make.user("cadre", name=f"队员{n}")
+        unit = world.unit_a if n % 2 else world.unit_b
+        make.posting(cadre, villages[n % 3], unit, role="team_member")
+    inspectors = [
+        make.user(
+            "inspector",
+            name=f"督查{n}",
+            jurisdiction=world.city,
+            unit=world.unit_a if n < 2 else None,
+        )
+        for n in range(5)
+    ]
+    db.session.commit()
+    return inspectors
+
+
+def create(client, headers, **overrides):
+    """A draw over Huainan; an override of None removes that field."""
+    body = {
+        "scope_code": "340400000000",
+        "kind": "visit",
+        "ratio": "0.5",
+        "team_size": 2,
+        "load_cap": 4,
+        "window_start": (utcnow() - timedelta(hours=1)).isoformat(),
+        "window_end": (utcnow() + timedelta(days=2)).isoformat(),
+        "beacon_spec": BEACON,
+    }
+    body.update(overrides)
+    body = {k: v for k, v in body.items() if v is not None}
+    return client.post("/api/v1/draws", json=body, headers=headers)
+
+
+def verify(tmp_path, proof):
+    path = tmp_path / "proof.json"
+    path.write_text(json.dumps(proof, ensure_ascii=False))
+    return subprocess.run(
+        [sys.executable, "-m", "server.tools.verify_draw", str(path)],
+        cwd=BASE_DIR,
+        env={**os.environ, "PYTHONPATH": str(BASE_DIR)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_the_whole_cycle(client, world, make, county, tmp_path):
+    reviewer = make.headers(world.city_reviewer)
+    created = create(client, reviewer)
+    assert created.status_code == 201, created.json
+    draw = created.json
+    assert draw["status"] == "committed" and len(draw["commitment"]) == 64
+    assert len(draw["frame_hash"]) == 64 and draw["beacon_spec"] == BEACON
+    committed = db.session.execute(
+        db.select(AuditEvent).where(AuditEvent.action == "draw.commit")
+    ).scalar_one()
+    assert committed.summary["commitment"] == draw["commitment"]
+
+    executed = client.post(
+        f"/api/v1/draws/{draw['id']}/execute",
+        json={"beacon_value": "03 07 12 19 25 31 + 09"},
+        headers=reviewer,
+    )
+    assert executed.status_code == 200, executed.json
+    assert executed.json["status"] == "executed" and executed.json["picked"] >= 3
+    again = client.post(
+        f"/api/v1/draws/{draw['id']}/execute",
+        json={"beacon_value": "another value"},
+        headers=reviewer,
+    )
+    assert_error(again, 409, "draw_already_executed")
+    refused = db.session.execute(
+        db.select(AuditEvent).where(AuditEvent.action == "draw.execute_refused")
+    ).scalar_one()
+    assert refused.summary["beacon_value"] == "another value"
+
+    assignments = db.session.execute(db.select(Assignment)).scalars().all()
+    assert len(assignments) == executed.json["picked"]
+    for assignment in assignments:
+        if assignment.infeasible is None:
+            assert len(assignment.inspectors) == 2
+            # Recusal: never an inspector from the posting's own dispatching unit.
+            assert all(i.unit_id != assignment.posting.unit_id for i in assignment.inspectors)
+
+    # Sealed: an inspector sees exactly their own; the inspected never see anything.
+    inspector = next(a.inspectors[0] for a in assignments if a.inspectors)
+    mine = client.get("/api/v1/assignments", headers=make.headers(inspector)).json
+    expected = {a.id for a in assignments if inspector in a.inspectors}
+    assert {a["id"] for a in mine} == expected
+    read = (
+        db.session.execute(db.select(AuditEvent).where(AuditEvent.action == "assignment.read"))
+        .scalars()
+        .all()
+    )
+    assert read and read[-1].actor_id == inspector.id
+    for cadre in (world.cadre_a, world.cadre_b):
+        headers = make.headers(cadre)
+        assert_error(client.get("/api/v1/assignments", headers=headers), 403, "role_required")
+        assert_error(
+            client.get(f"/api/v1/draws/{draw['id']}", headers=headers), 403, "role_required"
+        )
+        hidden = client.get(f"/api/v1/draws/{draw['id']}/proof", headers=headers)
+        missing = client.get("/api/v1/draws/999999/proof", headers=headers)
+        assert hidden.status_code == missing.status_code == 404
+        assert hidden.json == missing.json
+
+    # Before publication even the owner's department gets no proof.
+    assert_error(
+        client.get(f"/api/v1/draws/{draw['id']}/proof", headers=reviewer), 409, "draw_not_revealed"
+    )
+    assert client.post(f"/api/v1/draws/{draw['id']}/reveal", headers=reviewer).status_code == 200
+
+    inside = client.get(f"/api/v1/draws/{draw['id']}/proof", headers=reviewer).json
+    outside = client.get(
+        f"/api/v1/draws/{draw['id']}/proof", headers=make.headers(world.cadre_a)
+    ).json
+    assert "identities" in inside and "identities" not in outside
+    assert outside["frame"] == inside["frame"]
+    assert "张伟" not in json.dumps(outside, ensure_ascii=False)  # people are pseudonyms
+    outcome = verify(tmp_path, outside)
+    assert outcome.returncode == 0 and "VERIFIED" in outcome.stdout, outcome.stdout + outcome.stderr
+
+    tampered = json.loads(json.dumps(outside))
+    tampered["result"]["targets"][0]["inspectors"].reverse()
+    tampered["beacon_value"] = "03 07 12 19 25 32 + 09"
+    outcome = verify(tmp_path, tampered)
+    assert outcome.returncode == 1 and "NOT VERIFIED" in outcome.stdout
+
+
+def test_assignments_stay_sealed_until_the_window_opens(client, world, make, county):
+    reviewer = make.headers(world.city_reviewer)
+    later = create(
+        client,
+        reviewer,
+        window_start=(utcnow() + timedelta(days=1)).isoformat(),
+        window_end=(utcnow() + timedelta(days=3)).isoformat(),
+    ).json
+    client.post(
+        f"/api/v1/draws/{later['id']}/execute", json={"beacon_value": "x"}, headers=reviewer
+    )
+    assignments = db.session.execute(db.select(Assignment)).scalars().all()
+    assert assignments
+    for inspector in county:
+        assert client.get("/api/v1/assignments", headers=make.headers(inspector)).json == []
+        for assignment in assignments:
+            response = client.get(
+                f"/api/v1/assignments/{assignment.id}", headers=make.headers(inspector)
+            )
+            assert_error(response, 404, "assignment_not_found")
+    # The department that drew it sees the whole result.
+    listed = client.get("/api/v1/assignments?page_size=200", headers=reviewer).json
+    assert len(listed) == len(assignments)
+
+
+def test_too_few_eligible_inspectors_is_recorded_not_filled(client, world, make, county):
+    reviewer = make.headers(world.city_reviewer)
+    draw = create(client, reviewer, team_size=6).json
+    client.post(f"/api/v1/draws/{draw['id']}/execute", json={"beacon_value": "x"}, headers=reviewer)
+    assignments = db.session.execute(db.select(Assignment)).scalars().all()
+    assert assignments and all(a.infeasible and not a.inspectors for a in assignments)
+
+
+def test_declared_relationships_are_respected(client, world, make, county):
+    for inspector in county:
+        db.session.add(DeclaredRelationship(inspector_id=inspector.id, cadre_id=world.cadre_a.id))
+    db.session.commit()
+    reviewer = make.headers(world.city_reviewer)
+    draw = create(client, reviewer, ratio="1").json
+    client.post(f"/api/v1/draws/{draw['id']}/execute", json={"beacon_value": "x"}, headers=reviewer)
+    mine = db.session.execute(
+        db.select(Assignment).where(Assignment.posting_id == world.posting_a.id)
+    ).scalar_one()
+    assert mine.inspectors == [] and mine.infeasible is not None
+
+
+def test_rfc3797_mode_is_seeded_by_public_numbers_only(client, world, make, county, tmp_path):
+    reviewer = make.headers(world.city_reviewer)
+    created = create(client, reviewer, mode="rfc3797", count=3, ratio=None)
+    assert created.status_code == 201, created.json
+    draw = created.json
+    assert draw["commitment"] is None
+    sources = [[9319], [2, 5, 12, 8, 10], [9, 18, 26, 34, 41, 45]]
+    executed = client.post(
+        f"/api/v1/draws/{draw['id']}/execute", json={"sources": sources}, headers=reviewer
+    )
+    assert executed.status_code == 200, executed.json
+    client.post(f"/api/v1/draws/{draw['id']}/reveal", headers=reviewer)
+    proof = client.get(f"/api/v1/draws/{draw['id']}/proof", headers=reviewer).json
+    assert proof["rfc3797_sources"] == sources
+    outcome = verify(tmp_path, proof)
+    assert outcome.returncode == 0, outcome.stdout + outcome.stderr
+
+
+@pytest.mark.parametrize(
+    "overrides, field",
+    [
+        ({"ratio": None}, "count"),  # neither count nor ratio
+        ({"count": 3}, "count"),  # both
+        ({"ratio": "1.5"}, "ratio"),
+        ({"ratio": "abc"}, "ratio"),
+        ({"team_size": 1}, "team_size"),
+        ({"kind": "rollcall"}, "team_size"),  # roll-calls send nobody
+        ({"scope_code": "34"}, "scope_code"),
+        ({"beacon_spec": None}, "beacon_spec"),
+        ({"window_start": "2026-11-26T08:00:00"}, "window_start"),  # no offset
+    ],
+)
+def test_invalid_draws(client, world, make, overrides, field):
+    """A None override removes the field."""
+    body = {
+        "scope_code": "340400000000",
+        "ratio": "0.5",
+        "team_size": 2,
+        "window_start": utcnow().isoformat(),
+        "window_end": (utcnow() + timedelta(days=1)).isoformat(),
+        "beacon_spec": BEACON,
+    }
+    body.update(overrides)
+    body = {k: v for k, v in body.items() if v is not None}
+    response = client.post("/api/v1/draws", json=body, headers=make.headers(world.city_reviewer))
+    assert_error(response, 422, "validation_error")
+    assert field in response.json["errors"]
+
+
+def test_a_county_reviewer_cannot_draw_for_the_city(client, world, make):
+    response = create(client, make.headers(world.reviewer_a))
+    assert_error(response, 403, "out_of_jurisdiction")
+
+
+def test_another_countys_reviewer_cannot_see_or_run_the_draw(client, world, make, county):
+    draw = create(client, make.headers(world.reviewer_a), scope_code="340421000000").json
+    other = make.headers(world.reviewer_b)
+    assert_error(client.get(f"/api/v1/draws/{draw['id']}", headers=other), 404, "draw_not_found")
+    response = client.post(
+        f"/api/v1/draws/{draw['id']}/execute", json={"beacon_value": "x"}, headers=other
+    )
+    assert_error(response, 404, "draw_not_found")
+    # The city department sees it, but only its owner runs it.
+    city = make.headers(world.city_reviewer)
+    assert client.get(f"/api/v1/draws/{draw['id']}", headers=city).status_code == 200
+    response = client.post(
+        f"/api/v1/draws/{draw['id']}/execute", json={"beacon_value": "x"}, headers=city
+    )
+    assert_error(response, 403, "not_draw_owner")
