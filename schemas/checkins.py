@@ -7,7 +7,7 @@ from flask_smorest.fields import Upload
 from marshmallow import validate
 
 from schemas.common import DivisionCode, Id, day, instant, json_strings, latitude, longitude
-from server.models.checkins import CHECKIN_KINDS, MAX_PHOTOS, VERDICTS
+from server.models.checkins import ARRIVAL, CHECKIN_KINDS, MAX_PHOTOS, VERDICTS
 
 
 class CheckinFieldsSchema(ma.Schema):
@@ -192,7 +192,7 @@ class CheckinQuerySchema(ma.Schema):
     date_from = day(metadata={"description": "Local attendance date, inclusive"})
     date_to = day()
     verdict = ma.fields.String(validate=validate.OneOf(VERDICTS))
-    kind = ma.fields.String(validate=validate.OneOf(CHECKIN_KINDS))
+    kind = ma.fields.String(validate=validate.OneOf((*CHECKIN_KINDS, ARRIVAL)))
     flag = ma.fields.String(validate=validate.Length(1, 40), metadata={"description": "Flag code"})
 
 

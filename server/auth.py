@@ -25,6 +25,7 @@ from server.models import (
     AuthSession,
     Checkin,
     Draw,
+    Finding,
     Household,
     Photo,
     Posting,
@@ -221,9 +222,8 @@ def _household_rule(user, prefix):
 
 
 def _checkin_rule(user, prefix):
-    clauses = []
-    if user.has_role("cadre"):
-        clauses.append(Checkin.cadre_id == user.id)
+    # Everyone sees what they submitted themselves (cadres, and inspectors' arrivals).
+    clauses = [Checkin.cadre_id == user.id]
     if prefix is not None and user.has_role("reviewer"):
         clauses.append(Checkin.village_id.in_(subtree_ids(prefix)))
     return or_(*clauses) if clauses else false()
@@ -258,6 +258,20 @@ def _assignment_rule(user, prefix):
     return or_(*clauses) if clauses else false()
 
 
+def _finding_rule(user, prefix):
+    """The team and the department see findings; the cadre sees final ones about them
+    (a person can always see what is held against them, once it is held)."""
+    clauses = [
+        Finding.assignment_id.in_(select(Assignment.id).where(_assignment_rule(user, prefix)))
+    ]
+    if user.has_role("cadre"):
+        theirs = select(Assignment.id).where(
+            Assignment.posting_id.in_(select(Posting.id).where(Posting.cadre_id == user.id))
+        )
+        clauses.append((Finding.status == "final") & Finding.assignment_id.in_(theirs))
+    return or_(*clauses)
+
+
 def _admin_only_rule(user, prefix):
     return false()
 
@@ -272,6 +286,7 @@ SCOPE_RULES = {
     Photo: _photo_rule,
     Draw: _draw_rule,
     Assignment: _assignment_rule,
+    Finding: _finding_rule,
     AuditEvent: _admin_only_rule,
 }
 

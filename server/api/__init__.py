@@ -6,6 +6,7 @@ from server.api import (
     auth,
     checkins,
     draws,
+    findings,
     health,
     households,
     imports,
@@ -30,6 +31,7 @@ BLUEPRINTS = [
     imports.blp,
     draws.blp,
     assignments.blp,
+    findings.blp,
     audit.blp,
 ]
 

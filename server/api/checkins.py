@@ -19,7 +19,7 @@ blp = Blueprint(
 )
 
 
-def _read(files):
+def read_photos(files):
     return [f.read() for f in files.get("photos", [])]
 
 
@@ -35,7 +35,9 @@ class Checkins(MethodView):
     @blp.alt_response(415, description="A photo is not JPEG, PNG, WebP or HEIC")
     def post(self, fields, files):
         """Submit a check-in: position, device time and 0-3 photos (multipart)"""
-        outcome = checkins.submit(actor=auth.current_user(), photo_files=_read(files), **fields)
+        outcome = checkins.submit(
+            actor=auth.current_user(), photo_files=read_photos(files), **fields
+        )
         return outcome.checkin, (201 if outcome.created else 200)
 
     @auth.required()
@@ -56,7 +58,7 @@ class CheckinBatch(MethodView):
     def post(self, form, files):
         """Sync up to 50 queued check-ins; answered item by item"""
         return checkins.submit_batch(
-            actor=auth.current_user(), items=form["items"], photo_files=_read(files)
+            actor=auth.current_user(), items=form["items"], photo_files=read_photos(files)
         )
 
 

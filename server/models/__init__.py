@@ -3,6 +3,7 @@
 from server.models.audit import AuditEvent
 from server.models.checkins import Checkin, Flag, Photo
 from server.models.draws import Assignment, DeclaredRelationship, Draw, assignment_inspector
+from server.models.findings import Finding, FindingSignature, Problem
 from server.models.households import Household, household_cadre
 from server.models.postings import Posting
 from server.models.regions import Region
@@ -10,6 +11,9 @@ from server.models.units import Unit
 from server.models.users import AuthSession, Device, RefreshToken, User, UserRole
 
 __all__ = [
+    "Finding",
+    "FindingSignature",
+    "Problem",
     "Assignment",
     "DeclaredRelationship",
     "Draw",

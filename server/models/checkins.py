@@ -24,6 +24,8 @@ from server.models.types import UTCDateTime, utcnow
 from server.models.users import User
 
 CHECKIN_KINDS = ("presence", "household_visit", "departure")
+# An inspector's arrival at a drawn village: same evidence pipeline, never attendance.
+ARRIVAL = "inspection_arrival"
 VERDICTS = ("accepted", "flagged", "rejected")
 SEVERITIES = ("low", "medium", "high", "critical")
 MAX_PHOTOS = 3
@@ -32,7 +34,10 @@ MAX_PHOTOS = 3
 class Checkin(db.Model):
     __tablename__ = "checkin"
     __table_args__ = (
-        CheckConstraint("kind IN ('presence', 'household_visit', 'departure')", name="kind"),
+        CheckConstraint(
+            "kind IN ('presence', 'household_visit', 'departure', 'inspection_arrival')",
+            name="kind",
+        ),
         CheckConstraint("verdict IN ('accepted', 'flagged', 'rejected')", name="verdict"),
     )
 

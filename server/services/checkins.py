@@ -65,15 +65,17 @@ def content_hash(fields):
     return hashlib.sha256(canonical_json(content).encode()).hexdigest()
 
 
-def submit(*, actor, photo_files, **fields):
-    """Record one check-in. `photo_files` are the uploaded bytes, in order."""
+def submit(*, actor, photo_files, target=None, **fields):
+    """Record one check-in. `photo_files` are the uploaded bytes, in order. `target`
+    (posting, household) is given for an inspector's arrival; otherwise it is the
+    cadre's own posting that covers the day."""
     digest = content_hash(fields)
     existing = _by_client_id(fields["client_id"])
     if existing is not None:
         return _resend(actor, existing, digest, photo_files)
     uploads = _inspect(photo_files)
     try:
-        checkin = _create(actor, fields, digest, uploads)
+        checkin = _create(actor, fields, digest, uploads, target)
     except IntegrityError:
         # A concurrent request with the same client_id committed first.
         db.session.rollback()
@@ -112,10 +114,10 @@ def _inspect(photo_files):
     return inspected
 
 
-def _create(actor, fields, digest, uploads):
+def _create(actor, fields, digest, uploads, target=None):
     captured_at = fields["captured_at"]
     local_date = captured_at.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).date()
-    posting, household = _target(actor, fields, local_date)
+    posting, household = target or _target(actor, fields, local_date)
     policy = checkin_policy(posting.village, local_date)
     if not uploads and policy["photo_required"].get(fields["kind"]):
         raise Invalid(

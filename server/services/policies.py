@@ -21,7 +21,14 @@ DEFAULT_CHECKIN_POLICY = {
     # Device clocks drift; a device time this far ahead of the server is tolerated.
     "future_tolerance_s": 120,
     "max_sync_delay_h": 72,
-    "photo_required": {"presence": True, "household_visit": False, "departure": False},
+    "photo_required": {
+        "presence": True,
+        "household_visit": False,
+        "departure": False,
+        "inspection_arrival": True,
+    },
+    # An inspection's "absent" contradicts presence claimed on the same local day.
+    "contradiction_window": "same_day",
 }
 
 SEVERITY = {

@@ -45,6 +45,8 @@ VISIBLE_TO = {
     # A county A draw, executed, its window open, not yet published.
     "draw_a": {"admin", "city_reviewer", "reviewer_a"},
     "assignment_a": {"admin", "city_reviewer", "reviewer_a", "inspector_a"},
+    # Its finding, still a draft: the team and the department only.
+    "finding_a": {"admin", "city_reviewer", "reviewer_a", "inspector_a"},
 }
 # Endpoints only some roles may call at all: everyone else gets 403, whatever the id.
 ROLE_GATED = {
@@ -67,6 +69,7 @@ ID_PATHS = {
     "/api/v1/draws/{draw_id}": ["draw_a"],
     "/api/v1/draws/{draw_id}/proof": ["draw_a"],
     "/api/v1/assignments/{assignment_id}": ["assignment_a"],
+    "/api/v1/findings/{finding_id}": ["finding_a"],
 }
 
 LISTS = {
@@ -76,6 +79,7 @@ LISTS = {
     "/api/v1/checkins": ["checkin_a", "checkin_b"],
     "/api/v1/draws": ["draw_a"],
     "/api/v1/assignments": ["assignment_a"],
+    "/api/v1/findings": ["finding_a"],
 }
 REVIEWERS = {"admin", "city_reviewer", "reviewer_a", "reviewer_b"}
 LIST_ROLES = {
@@ -115,6 +119,12 @@ def objects(client, world, make):
     ids["assignment_a"] = db.session.execute(
         db.select(Assignment.id).where(Assignment.draw_id == draw["id"])
     ).scalar_one()
+    finding = client.post(
+        f"/api/v1/assignments/{ids['assignment_a']}/findings",
+        json={"outcome": "present", "observed_at": "2026-06-01T10:00:00+08:00"},
+        headers=make.headers(world.inspector_a),
+    )
+    ids["finding_a"] = finding.json["id"]
     return ids
 
 
