@@ -35,6 +35,7 @@ class CheckinFieldsSchema(ma.Schema):
         metadata={"description": "The phone's own flag: the position came from a mock provider"}
     )
     note = ma.fields.String(validate=validate.Length(max=500))
+    challenge_id = Id(metadata={"description": "The roll-call this check-in answers"})
 
     @ma.post_load
     def normalize(self, data, **kwargs):

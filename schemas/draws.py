@@ -46,6 +46,11 @@ class DrawCreateSchema(ma.Schema):
     )
     team_size = ma.fields.Integer(validate=validate.Range(0, 10))
     load_cap = ma.fields.Integer(load_default=3, validate=validate.Range(1, 100))
+    answer_minutes = ma.fields.Integer(
+        load_default=30,
+        validate=validate.Range(5, 24 * 60),
+        metadata={"description": "Roll-calls: minutes a cadre has to answer"},
+    )
     window_start = instant(required=True)
     window_end = instant(required=True)
     recusal = ma.fields.Nested(RecusalSchema, load_default=lambda: RecusalSchema().load({}))
@@ -132,6 +137,17 @@ class ProofSchema(ma.Schema):
     )
 
 
+class ChallengeSchema(ma.Schema):
+    id = ma.fields.Integer()
+    issue_at = ma.fields.AwareDateTime()
+    deadline = ma.fields.AwareDateTime()
+    status = ma.fields.String(
+        metadata={"enum": ["scheduled", "open", "answered", "late", "unanswered"]}
+    )
+    answered_checkin_id = ma.fields.Integer(allow_none=True)
+    answered_at = ma.fields.AwareDateTime(allow_none=True)
+
+
 class AssignmentSchema(ma.Schema):
     id = ma.fields.Integer()
     draw_id = ma.fields.Integer()
@@ -148,3 +164,8 @@ class AssignmentSchema(ma.Schema):
     window_end = ma.fields.AwareDateTime(attribute="draw.window_end")
     inspector_ids = ma.fields.List(ma.fields.Integer())
     infeasible = ma.fields.Dict(allow_none=True)
+    challenge = ma.fields.Nested(
+        ChallengeSchema,
+        allow_none=True,
+        metadata={"description": "Roll-call draws: the challenge and its outcome"},
+    )

@@ -12,7 +12,7 @@ class ArrivalFieldsSchema(CheckinFieldsSchema):
     """An inspector's arrival: a check-in without kind or household (set by the server)."""
 
     class Meta:
-        exclude = ("kind", "household_id")
+        exclude = ("kind", "household_id", "challenge_id")
 
 
 class ProblemInSchema(ma.Schema):

@@ -3,8 +3,10 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from schemas.auth import LoginSchema, MeSchema, RefreshSchema, TokenSchema
+from schemas.draws import ChallengeSchema
 from server import auth
-from server.services import sessions, users
+from server.api.pagination import PAGE_ARGS, SelectPage
+from server.services import rollcalls, sessions, users
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1", description="Log-in and the caller")
 
@@ -45,3 +47,13 @@ class Me(MethodView):
     def get(self):
         """The caller: roles, jurisdiction and active postings"""
         return users.profile(actor=auth.current_user())
+
+
+@blp.route("/me/challenges")
+class MyChallenges(MethodView):
+    @auth.required("cadre")
+    @blp.response(200, ChallengeSchema(many=True))
+    @blp.paginate(SelectPage, **PAGE_ARGS)
+    def get(self):
+        """Roll-calls issued to you (poll this); answer with a check-in naming challenge_id"""
+        return rollcalls.mine(actor=auth.current_user())

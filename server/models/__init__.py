@@ -2,7 +2,13 @@
 
 from server.models.audit import AuditEvent
 from server.models.checkins import Checkin, Flag, Photo
-from server.models.draws import Assignment, DeclaredRelationship, Draw, assignment_inspector
+from server.models.draws import (
+    Assignment,
+    Challenge,
+    DeclaredRelationship,
+    Draw,
+    assignment_inspector,
+)
 from server.models.findings import Finding, FindingSignature, Problem
 from server.models.households import Household, household_cadre
 from server.models.postings import Posting
@@ -11,6 +17,7 @@ from server.models.units import Unit
 from server.models.users import AuthSession, Device, RefreshToken, User, UserRole
 
 __all__ = [
+    "Challenge",
     "Finding",
     "FindingSignature",
     "Problem",

@@ -104,6 +104,7 @@ class Assignment(db.Model):
     posting: Mapped[Posting] = relationship()
     village: Mapped[Region] = relationship()
     inspectors: Mapped[list[User]] = relationship(secondary=assignment_inspector, order_by=User.id)
+    challenge: Mapped["Challenge | None"] = relationship(viewonly=True, uselist=False)
 
     @property
     def inspector_ids(self):
@@ -121,3 +122,31 @@ class DeclaredRelationship(db.Model):
     cadre_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
     note: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Challenge(db.Model):
+    """A remote roll-call (随机点名): the drawn cadre must answer with a live check-in
+    between `issue_at` and `deadline`. Invisible to them before `issue_at`."""
+
+    __tablename__ = "challenge"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignment.id"), unique=True)
+    cadre_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    issue_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    deadline: Mapped[datetime] = mapped_column(UTCDateTime)
+    answered_checkin_id: Mapped[int | None] = mapped_column(ForeignKey("checkin.id"))
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    assignment: Mapped[Assignment] = relationship()
+
+    def status_at(self, now):
+        if self.answered_at is not None:
+            return "answered" if self.answered_at <= self.deadline else "late"
+        if now > self.deadline:
+            return "unanswered"
+        return "open" if now >= self.issue_at else "scheduled"
+
+    @property
+    def status(self):
+        return self.status_at(utcnow())

@@ -24,7 +24,7 @@ from server.models.checkins import MAX_PHOTOS
 from server.models.postings import RESIDENT_ROLES
 from server.models.regions import subtree_prefix
 from server.models.types import utcnow
-from server.services import audit, evidence, photos, verification
+from server.services import audit, evidence, photos, rollcalls, verification
 from server.services.audit import canonical_json
 from server.services.policies import checkin_policy
 
@@ -42,6 +42,7 @@ CONTENT_FIELDS = (
     "device_id",
     "mock_location",
     "note",
+    "challenge_id",
 )
 
 
@@ -149,6 +150,8 @@ def _create(actor, fields, digest, uploads, target=None):
     )
     db.session.add(checkin)
     db.session.flush()  # the client_id race is decided here
+    if fields.get("challenge_id") is not None:
+        rollcalls.answer(actor=actor, challenge_id=fields["challenge_id"], checkin=checkin)
     added = evidence.attach_photos(checkin, uploads)
     # The rules only read rows already flushed; one flush at commit writes the rest.
     with db.session.no_autoflush:

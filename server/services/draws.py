@@ -20,7 +20,7 @@ from server.models import (
     User,
     UserRole,
 )
-from server.services import audit, draw_frames
+from server.services import audit, draw_frames, rollcalls
 from server.services.lookups import region_by_code
 from server.tools import drawing, rfc3797
 
@@ -107,6 +107,9 @@ def execute(*, actor, draw_id, beacon_value=None, sources=None):
     draw.result = result
     draw.status, draw.executed_at = "executed", _now()
     _assign(draw, result)
+    if draw.kind == "rollcall":
+        db.session.flush()
+        rollcalls.issue(draw)
     audit.record(
         "draw.execute",
         draw,

@@ -504,6 +504,16 @@ def _result(plan, chosen, teams):
 # --- The draw -----------------------------------------------------------------------
 
 
+def challenge_offset(seed_bytes, target_id, span_seconds):
+    """Roll-calls: seconds after the window opens at which `target_id`'s challenge is
+    issued. Unknowable before the beacon, recomputable by anyone after (docs, section 7a).
+    """
+    if span_seconds <= 0:
+        return 0
+    value = int.from_bytes(h(seed_bytes, b"C", target_id)[:8], "big")
+    return value % span_seconds
+
+
 def run(frame, seed_bytes):
     """The commit-reveal draw: targets and teams from the seed (see the docs)."""
     validate_frame(frame)

@@ -7,7 +7,7 @@ from server.extensions import db
 from server.models import Assignment, AuditEvent, Checkin
 from server.models.types import utcnow
 from tests.api.checkin_kit import device_time, fields, flag_codes, photo_for, post, submit
-from tests.api.test_draws import create
+from tests.api.test_draws import create, verify
 from tests.test_platform import assert_error
 
 
@@ -47,7 +47,9 @@ def file_finding(client, assignment, headers, **overrides):
     return client.post(f"/api/v1/assignments/{assignment.id}/findings", json=body, headers=headers)
 
 
-def test_an_absence_found_on_site_contradicts_the_days_check_in(client, world, make, visit):
+def test_the_whole_cycle_from_draw_to_verified_proof(client, world, make, visit, tmp_path):
+    """Draw, commit, execute, sealed visibility (the visit fixture and test_draws),
+    arrival, finding, co-signing, the cross-check flag, reveal, independent check."""
     assignment, (first, second), _ = visit
     cadre = make.headers(world.cadre_a)
     claim = submit(client, cadre).json
@@ -97,6 +99,14 @@ def test_an_absence_found_on_site_contradicts_the_days_check_in(client, world, m
     assert [f["id"] for f in client.get("/api/v1/findings", headers=cadre).json] == [
         draft.json["id"]
     ]
+
+    # The department publishes the draw; anyone checks it with the stand-alone verifier.
+    reviewer = make.headers(world.reviewer_a)
+    draw_id = assignment.draw_id
+    assert client.post(f"/api/v1/draws/{draw_id}/reveal", headers=reviewer).status_code == 200
+    proof = client.get(f"/api/v1/draws/{draw_id}/proof", headers=cadre).json
+    outcome = verify(tmp_path, proof)
+    assert outcome.returncode == 0 and "VERIFIED" in outcome.stdout, outcome.stdout
 
 
 def test_a_final_finding_is_amended_never_edited(client, world, make, visit):
