@@ -9,6 +9,7 @@ from server.models import (
     Assignment,
     Checkin,
     DeclaredRelationship,
+    Finding,
     Flag,
     Posting,
     Region,
@@ -57,11 +58,18 @@ def in_scope(scope):
 
 def _targets(scope, salt):
     stmt = in_scope(scope)
+    # The key stratum: postings with open high-severity flags, or an absence that an
+    # earlier inspection found (leave days join when leave is recorded).
     flagged = set(
         db.session.execute(
             db.select(Checkin.posting_id)
             .join(Flag, Flag.checkin_id == Checkin.id)
             .where(Flag.status == "open", Flag.severity.in_(KEY_SEVERITIES))
+            .union(
+                db.select(Assignment.posting_id)
+                .join(Finding, Finding.assignment_id == Assignment.id)
+                .where(Finding.status == "final", Finding.outcome == "absent")
+            )
         ).scalars()
     )
     targets = []

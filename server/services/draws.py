@@ -84,21 +84,21 @@ def execute(*, actor, draw_id, beacon_value=None, sources=None):
     draw = _managed(actor, draw_id)
     attempt = {"beacon_value": beacon_value, "sources": sources}
     if draw.status != "committed":
-        # Refused, but on the record: nobody gets to re-draw quietly.
-        audit.record("draw.execute_refused", draw, actor=actor, summary=attempt)
-        db.session.commit()
+        _refuse(draw, actor, attempt, "already executed")
         raise Conflict(
             "draw_already_executed", "This draw was executed already.", "该抽签已执行，不能重抽。"
         )
     frame = json.loads(draw.frame)
     if draw.mode == "commit-reveal":
         if not beacon_value:
+            _refuse(draw, actor, attempt, "no beacon value")
             raise Invalid(errors={"beacon_value": ["Required for a commit-reveal draw."]})
         seed = drawing.seed(str(draw.id), draw.frame_hash, beacon_value, bytes.fromhex(draw.secret))
         result = drawing.run(frame, seed)
         draw.beacon_value, draw.seed = beacon_value, seed.hex()
     else:
         if not sources:
+            _refuse(draw, actor, attempt, "no public numbers")
             raise Invalid(errors={"sources": ["Required for an RFC 3797 draw."]})
         key = rfc3797.key_from_sources(sources)
         result = drawing.run_rfc3797(frame, key)
@@ -122,6 +122,12 @@ def execute(*, actor, draw_id, beacon_value=None, sources=None):
     )
     db.session.commit()
     return draw
+
+
+def _refuse(draw, actor, attempt, reason):
+    """Every attempt is on the record, refused ones too: nobody re-draws quietly."""
+    audit.record("draw.execute_refused", draw, actor=actor, summary={**attempt, "reason": reason})
+    db.session.commit()
 
 
 def _assign(draw, result):

@@ -267,3 +267,14 @@ def test_another_countys_reviewer_cannot_see_or_run_the_draw(client, world, make
         f"/api/v1/draws/{draw['id']}/execute", json={"beacon_value": "x"}, headers=city
     )
     assert_error(response, 403, "not_draw_owner")
+
+
+def test_refused_attempts_are_on_the_record(client, world, make, county):
+    reviewer = make.headers(world.city_reviewer)
+    draw = create(client, reviewer).json
+    response = client.post(f"/api/v1/draws/{draw['id']}/execute", json={}, headers=reviewer)
+    assert_error(response, 422, "validation_error")
+    refused = db.session.execute(
+        db.select(AuditEvent).where(AuditEvent.action == "draw.execute_refused")
+    ).scalar_one()
+    assert refused.summary["reason"] == "no beacon value"

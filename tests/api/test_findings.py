@@ -174,3 +174,19 @@ def test_invalid_findings(client, world, make, visit, overrides, field):
     response = file_finding(client, assignment, first, **overrides)
     assert response.status_code == 422
     assert field in response.json["errors"]
+
+
+def test_an_absence_found_earlier_puts_the_posting_in_the_key_stratum(client, world, make, visit):
+    import json
+
+    from server.models import Draw
+    from server.services.draw_frames import pseudonym
+
+    assignment, (first, second), _ = visit
+    found = file_finding(client, assignment, first).json
+    client.post(f"/api/v1/findings/{found['id']}/signatures", headers=second)
+    reviewer = make.headers(world.reviewer_a)
+    later = create(client, reviewer, scope_code=world.county_a.code, ratio="1").json
+    draw = db.session.get(Draw, later["id"])
+    targets = {t["id"]: t for t in json.loads(draw.frame)["targets"]}
+    assert targets[pseudonym(draw.salt, "posting", world.posting_a.id)]["key"] is True
