@@ -29,3 +29,5 @@ class AuditVerificationSchema(ma.Schema):
     events = ma.fields.Integer(required=True)
     first_broken_seq = ma.fields.Integer(allow_none=True)
     reason = ma.fields.String(allow_none=True)
+    head_seq = ma.fields.Integer(metadata={"description": "Record this pair elsewhere"})
+    head_hash = ma.fields.String()

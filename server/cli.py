@@ -29,7 +29,13 @@ def _fail(message):
     multiple=True,
     type=click.Choice(["cadre", "inspector", "reviewer", "admin"]),
 )
-@click.option("--password", required=True)
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="Asked for (hidden) when left out, so it stays out of the shell history.",
+)
 @click.option("--region", "jurisdiction_code", default=None, help="Jurisdiction division code")
 @click.option("--unit", "unit_id", type=int, default=None, help="Home unit id")
 def create_user(phone, name, roles, password, jurisdiction_code, unit_id):
@@ -68,7 +74,13 @@ def _bootstrap_admin():
 
 @users_cli.command("set-password")
 @click.option("--phone", required=True)
-@click.option("--password", required=True)
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="Asked for (hidden) when left out, so it stays out of the shell history.",
+)
 def set_password(phone, password):
     """Set a user's password (recovery)."""
     import marshmallow as ma
@@ -88,14 +100,31 @@ def set_password(phone, password):
 
 
 @audit_cli.command("verify")
-def verify_audit():
-    """Recompute the hash chain; exit 1 naming the first broken event."""
+@click.option(
+    "--head",
+    "recorded",
+    default=None,
+    metavar="SEQ:HASH",
+    help="A head printed by an earlier run: also check the log was not cut short.",
+)
+def verify_audit(recorded):
+    """Recompute the hash chain; exit 1 naming the first broken event. Prints the head
+    to write down elsewhere (deleting the newest events cannot be seen otherwise)."""
     from server.services import audit
 
     count, broken, reason = audit.verify_chain()
     if broken is not None:
         _fail(f"BROKEN at event {broken}: {reason} ({count} events read)")
+    if recorded:
+        seq, _, digest = recorded.partition(":")
+        if not seq.isdigit() or len(digest) != 64:
+            _fail("--head takes SEQ:HASH as printed by this command")
+        problem = audit.check_recorded_head(int(seq), digest)
+        if problem:
+            _fail(f"BROKEN: {problem}")
+    seq, digest = audit.head()
     click.echo(f"OK: {count} events, chain intact")
+    click.echo(f"head: {seq}:{digest}")
 
 
 @seed_cli.command("demo")

@@ -103,3 +103,12 @@ def test_set_password_recovers_a_log_in(app, client, world):
         args=["users", "set-password", "--phone", "13800000000", "--password", "Recovered-9"]
     )
     assert missing.exit_code == 1 and "no user" in missing.output
+
+
+def test_the_password_can_be_typed_at_a_hidden_prompt(app, world):
+    result = app.test_cli_runner().invoke(
+        args=["users", "set-password", "--phone", world.cadre_a.phone],
+        input="Typed-in-2026\nTyped-in-2026\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "Typed-in-2026" not in result.output

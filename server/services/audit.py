@@ -115,6 +115,34 @@ def list_(*, actor, action=None, object_type=None, object_id=None, actor_id=None
     return stmt.order_by(AuditEvent.seq.desc())
 
 
+def head():
+    """(seq, hash) of the newest event. A chain can only prove what lies below a head
+    recorded somewhere else: deleting the newest events leaves a valid shorter chain, so
+    operators write the head down (a ledger, a report, a draw's publication)."""
+    row = db.session.execute(
+        db.select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+    ).first()
+    return (row.seq, row.hash) if row else (0, GENESIS_HASH)
+
+
+def check_recorded_head(seq, expected_hash):
+    """None if event `seq` still has the hash recorded earlier, else what is wrong."""
+    event = db.session.get(AuditEvent, seq)
+    if event is None:
+        return f"event {seq} recorded earlier is gone (the log was cut short)"
+    if event.hash != expected_hash:
+        return f"event {seq} no longer has the hash recorded earlier"
+    return None
+
+
 def verification():
     count, broken, reason = verify_chain()
-    return {"ok": broken is None, "events": count, "first_broken_seq": broken, "reason": reason}
+    seq, digest = head()
+    return {
+        "ok": broken is None,
+        "events": count,
+        "first_broken_seq": broken,
+        "reason": reason,
+        "head_seq": seq,
+        "head_hash": digest,
+    }

@@ -100,3 +100,16 @@ def test_listing_newest_first_with_filters(client, chain, world, make):
         "/api/v1/audit-events?action=test.event", headers=make.headers(world.admin)
     ).json
     assert [e["seq"] for e in listed] == [5, 4, 3, 2, 1]
+
+
+def test_cutting_the_newest_events_is_caught_against_a_recorded_head(app, chain):
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["audit", "verify"])
+    recorded = first.output.strip().splitlines()[-1].removeprefix("head: ")
+    assert recorded.startswith("5:")
+    behind_the_apps_back("DELETE FROM audit_event WHERE seq >= 4")
+    # The shorter chain is still a valid chain...
+    assert runner.invoke(args=["audit", "verify"]).exit_code == 0
+    # ...but not against the head written down before.
+    cut = runner.invoke(args=["audit", "verify", "--head", recorded])
+    assert cut.exit_code == 1 and "cut short" in cut.output
