@@ -10,7 +10,7 @@ def test_create_the_first_admin_and_log_in(app, client):
             "users",
             "create",
             "--phone",
-            "13900000001",
+            "13700000001",
             "--name",
             "管理员",
             "--role",
@@ -22,7 +22,7 @@ def test_create_the_first_admin_and_log_in(app, client):
     assert result.exit_code == 0, result.output
     login = client.post(
         "/api/v1/auth/login",
-        json={"phone": "13900000001", "password": "First-admin-1", "device_id": "laptop"},
+        json={"phone": "13700000001", "password": "First-admin-1", "device_id": "laptop"},
     )
     assert login.status_code == 200
 
@@ -33,7 +33,7 @@ def test_create_with_region_and_several_roles(app, world):
             "users",
             "create",
             "--phone",
-            "13900000002",
+            "13700000002",
             "--name",
             "督查员",
             "--role",
@@ -49,7 +49,7 @@ def test_create_with_region_and_several_roles(app, world):
         ]
     )
     assert result.exit_code == 0, result.output
-    user = db.session.execute(db.select(User).where(User.phone == "13900000002")).scalar_one()
+    user = db.session.execute(db.select(User).where(User.phone == "13700000002")).scalar_one()
     assert user.roles == ["inspector", "reviewer"]
     assert user.jurisdiction_id == world.county_a.id
 
@@ -61,7 +61,7 @@ def test_create_refuses_bad_input(app, world):
             "users",
             "create",
             "--phone",
-            "13900000003",
+            "13700000003",
             "--name",
             "x",
             "--role",
