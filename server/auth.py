@@ -221,9 +221,23 @@ def _household_rule(user, prefix):
     return or_(*clauses) if clauses else false()
 
 
+def _inspected_postings(user):
+    """Postings an inspector is sent to, once the assignment's window has opened."""
+    mine = select(assignment_inspector.c.assignment_id).where(
+        assignment_inspector.c.inspector_id == user.id
+    )
+    opened = select(Draw.id).where(Draw.status != "committed", Draw.window_start <= utcnow())
+    return select(Assignment.posting_id).where(
+        Assignment.id.in_(mine), Assignment.draw_id.in_(opened)
+    )
+
+
 def _checkin_rule(user, prefix):
     # Everyone sees what they submitted themselves (cadres, and inspectors' arrivals).
     clauses = [Checkin.cadre_id == user.id]
+    if user.has_role("inspector"):
+        # The team checks the record against what it finds on site.
+        clauses.append(Checkin.posting_id.in_(_inspected_postings(user)))
     if prefix is not None and user.has_role("reviewer"):
         clauses.append(Checkin.village_id.in_(subtree_ids(prefix)))
     return or_(*clauses) if clauses else false()

@@ -190,3 +190,15 @@ def test_an_absence_found_earlier_puts_the_posting_in_the_key_stratum(client, wo
     draw = db.session.get(Draw, later["id"])
     targets = {t["id"]: t for t in json.loads(draw.frame)["targets"]}
     assert targets[pseudonym(draw.salt, "posting", world.posting_a.id)]["key"] is True
+
+
+def test_the_team_sees_the_inspected_postings_check_ins_and_photos(client, world, make, visit):
+    assignment, (first, _), _ = visit
+    claim = submit(client, make.headers(world.cadre_a)).json
+    photo_id = claim["photos"][0]["id"]
+    assert client.get(f"/api/v1/checkins/{claim['id']}", headers=first).status_code == 200
+    assert client.get(f"/api/v1/photos/{photo_id}?variant=thumb", headers=first).status_code == 200
+    outsider = make.user("inspector", name="冯督查", jurisdiction=world.county_a)
+    db.session.commit()
+    hidden = client.get(f"/api/v1/photos/{photo_id}", headers=make.headers(outsider))
+    assert_error(hidden, 404, "photo_not_found")

@@ -38,9 +38,10 @@ VISIBLE_TO = {
     # Division codes and dispatching units are public reference data.
     "village_b1": set(CALLERS),
     "unit_b": set(CALLERS),
-    "checkin_a": {"admin", "city_reviewer", "reviewer_a", "cadre_a"},
+    # inspector_a is on the team the county A draw sends to posting_a (window open).
+    "checkin_a": {"admin", "city_reviewer", "reviewer_a", "cadre_a", "inspector_a"},
     "checkin_b": {"admin", "city_reviewer", "reviewer_b", "cadre_b"},
-    "photo_a": {"admin", "city_reviewer", "reviewer_a", "cadre_a"},
+    "photo_a": {"admin", "city_reviewer", "reviewer_a", "cadre_a", "inspector_a"},
     "photo_b": {"admin", "city_reviewer", "reviewer_b", "cadre_b"},
     # A county A draw, executed, its window open, not yet published.
     "draw_a": {"admin", "city_reviewer", "reviewer_a"},
