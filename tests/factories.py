@@ -1,6 +1,7 @@
 """Factories: build rows directly (fast, no HTTP) so tests can state only what matters."""
 
 import itertools
+import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -8,7 +9,7 @@ from flask import current_app
 
 from server import auth
 from server.extensions import db
-from server.models import AuthSession, Household, Posting, Region, Unit, User
+from server.models import AuthSession, Checkin, Household, Posting, Region, Unit, User
 from server.models.types import utcnow
 
 PASSWORD = "test-pass-123"
@@ -122,6 +123,30 @@ class Factory:
         db.session.add(household)
         db.session.flush()
         return household
+
+    def checkin(self, posting, **overrides):
+        """A bare check-in row (no photos, no verification), for tests below the API."""
+        village = posting.village
+        values = {
+            "cadre": posting.cadre,
+            "posting": posting,
+            "village": village,
+            "client_id": str(uuid.uuid4()),
+            "content_hash": "0" * 64,
+            "kind": "presence",
+            "latitude": village.latitude,
+            "longitude": village.longitude,
+            "accuracy_m": 12.0,
+            "captured_at": utcnow(),
+            "captured_offset_min": 480,
+            "local_date": date(2026, 3, 2),
+            "device_id": "device-1",
+            "verdict": "accepted",
+        }
+        row = Checkin(**{**values, **overrides})
+        db.session.add(row)
+        db.session.flush()
+        return row
 
     def headers(self, user):
         """Authorization header for `user`, minted directly (no log-in round trip)."""

@@ -2,16 +2,13 @@
 database, including rows that commit out of id order and rows that vanish."""
 
 import itertools
-import uuid
-from datetime import date
 
 import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
 from server.extensions import db
-from server.models.checkins import Checkin, Photo
-from server.models.types import utcnow
+from server.models.checkins import Photo
 from server.services import photo_index
 from server.services.photo_index import near_duplicates
 
@@ -27,26 +24,8 @@ def _fresh_index():
 
 
 @pytest.fixture
-def checkin(world):
-    row = Checkin(
-        cadre=world.cadre_a,
-        posting=world.posting_a,
-        village=world.village_a1,
-        client_id=str(uuid.uuid4()),
-        content_hash="0" * 64,
-        kind="presence",
-        latitude=32.7093,
-        longitude=116.7112,
-        accuracy_m=12.0,
-        captured_at=utcnow(),
-        captured_offset_min=480,
-        local_date=date(2026, 3, 2),
-        device_id="device-1",
-        verdict="accepted",
-    )
-    db.session.add(row)
-    db.session.flush()
-    return row
+def checkin(world, make):
+    return make.checkin(world.posting_a)
 
 
 def photo_row(checkin_id, phash_int, photo_id=None) -> Photo:

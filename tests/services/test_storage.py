@@ -6,8 +6,6 @@ import io
 import os
 import threading
 import time
-import uuid
-from datetime import date
 from pathlib import Path
 
 import pytest
@@ -19,7 +17,6 @@ from server import storage
 from server.errors import NotFound
 from server.extensions import db
 from server.models.checkins import Checkin, Photo
-from server.models.types import utcnow
 from server.services import photos
 
 LIMITS = {"max_bytes": 10 * 1024 * 1024, "max_pixels": 50_000_000}
@@ -32,26 +29,8 @@ def store(app, tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def checkin(world):
-    row = Checkin(
-        cadre=world.cadre_a,
-        posting=world.posting_a,
-        village=world.village_a1,
-        client_id=str(uuid.uuid4()),
-        content_hash="0" * 64,
-        kind="presence",
-        latitude=32.7093,
-        longitude=116.7112,
-        accuracy_m=12.0,
-        captured_at=utcnow(),
-        captured_offset_min=480,
-        local_date=date(2026, 3, 2),
-        device_id="device-1",
-        verdict="accepted",
-    )
-    db.session.add(row)
-    db.session.flush()
-    return row
+def checkin(world, make):
+    return make.checkin(world.posting_a)
 
 
 def jpeg(seed: int) -> bytes:
