@@ -4,6 +4,8 @@ until the proof is published, and then only inside the jurisdiction)."""
 
 import hmac
 
+from sqlalchemy.orm import aliased
+
 from server.extensions import db
 from server.models import (
     Assignment,
@@ -46,18 +48,15 @@ def pseudonym(salt_hex, kind, object_id):
 # ---------------------------------------------------------------- freezing the frame
 
 
-def in_scope(scope):
-    """Active postings in the scope's villages, with their village codes."""
-    return (
-        db.select(Posting, Region.code)
+def _targets(scope, salt):
+    """Active postings in the scope's villages (plain columns: a province has tens of
+    thousands)."""
+    rows = db.session.execute(
+        db.select(Posting.id, Posting.cadre_id, Posting.unit_id, Region.code)
         .join(Region, Posting.village_id == Region.id)
         .where(Posting.status == "active", Region.code.startswith(subtree_prefix(scope.code)))
         .order_by(Posting.id)
     )
-
-
-def _targets(scope, salt):
-    stmt = in_scope(scope)
     # The key stratum: postings with open high-severity flags, or an absence that an
     # earlier inspection found (leave days join when leave is recorded).
     flagged = set(
@@ -72,19 +71,17 @@ def _targets(scope, salt):
             )
         ).scalars()
     )
-    targets = []
-    for posting, village_code in db.session.execute(stmt):
-        targets.append(
-            {
-                "id": pseudonym(salt, "posting", posting.id),
-                "stratum": village_code[:6],
-                "key": posting.id in flagged,
-                "village": village_code,
-                "unit": str(posting.unit_id),
-                "_posting": posting,
-            }
-        )
-    return targets
+    return [
+        {
+            "id": pseudonym(salt, "posting", posting_id),
+            "stratum": village_code[:6],
+            "key": posting_id in flagged,
+            "village": village_code,
+            "unit": str(unit_id),
+            "_cadre_id": cadre_id,
+        }
+        for posting_id, cadre_id, unit_id, village_code in rows
+    ]
 
 
 def _covers(jurisdiction_code, scope_code):
@@ -94,40 +91,38 @@ def _covers(jurisdiction_code, scope_code):
 
 
 def _inspectors(scope, salt, targets, recent_draws):
+    jurisdiction, home = aliased(Region), aliased(Region)
     rows = db.session.execute(
-        db.select(User)
+        db.select(User.id, User.unit_id, jurisdiction.code, home.code)
         .join(UserRole, UserRole.user_id == User.id)
-        .where(
-            UserRole.role == "inspector",
-            User.active.is_(True),
-            User.jurisdiction_id.is_not(None),
-        )
+        .join(jurisdiction, jurisdiction.id == User.jurisdiction_id)
+        .outerjoin(home, home.id == User.home_region_id)
+        .where(UserRole.role == "inspector", User.active.is_(True))
         .order_by(User.id)
-    ).scalars()
-    users = [u for u in rows if _covers(u.jurisdiction.code, scope.code)]
-    ids = [u.id for u in users]
+    )
+    people = [row for row in rows if _covers(row[2], scope.code)]
+    ids = [row[0] for row in people]
     related = _declared(ids)
     recent = _recent_villages(ids, recent_draws)
     by_cadre = {}
     for target in targets:
-        by_cadre.setdefault(target["_posting"].cadre_id, []).append(target["id"])
+        by_cadre.setdefault(target["_cadre_id"], []).append(target["id"])
     return [
         {
-            "id": pseudonym(salt, "user", user.id),
-            "unit": str(user.unit_id) if user.unit_id is not None else None,
-            "home": [user.home_region.code] if user.home_region is not None else [],
-            "recent_villages": recent.get(user.id, []),
+            "id": pseudonym(salt, "user", user_id),
+            "unit": str(unit_id) if unit_id is not None else None,
+            "home": [home_code] if home_code is not None else [],
+            "recent_villages": recent.get(user_id, []),
             # Declared ties, and their own postings (an inspector who is also a cadre).
             "related": sorted(
                 {
                     t
-                    for cadre in {*related.get(user.id, ()), user.id}
+                    for cadre in {*related.get(user_id, ()), user_id}
                     for t in by_cadre.get(cadre, [])
                 }
             ),
-            "_user": user,
         }
-        for user in users
+        for user_id, unit_id, _, home_code in people
     ]
 
 

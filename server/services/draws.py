@@ -11,15 +11,21 @@ import json
 import secrets
 from datetime import UTC, datetime
 
+from sqlalchemy import insert
+
 from server import auth
 from server.errors import Conflict, Forbidden, Invalid, NotFound
 from server.extensions import db
 from server.models import (
     Assignment,
     Draw,
+    Posting,
+    Region,
     User,
     UserRole,
+    assignment_inspector,
 )
+from server.models.regions import subtree_prefix
 from server.services import audit, draw_frames, rollcalls
 from server.services.lookups import region_by_code
 from server.tools import drawing, rfc3797
@@ -130,33 +136,53 @@ def _refuse(draw, actor, attempt, reason):
     db.session.commit()
 
 
-def _assign(draw, result):
-    postings = {
-        draw_frames.pseudonym(draw.salt, "posting", p.id): p
-        for p, _ in db.session.execute(draw_frames.in_scope(draw.scope))
-    }
-    ids = {draw_frames.pseudonym(draw.salt, "user", u.id): u for u in _inspector_users()}
-    for rank, picked in enumerate(result["targets"], start=1):
-        posting = postings[picked["id"]]
-        db.session.add(
-            Assignment(
-                draw=draw,
-                posting=posting,
-                village_id=posting.village_id,
-                rank=rank,
-                stratum=picked["stratum"],
-                infeasible=picked.get("infeasible"),
-                inspectors=[ids[i] for i in picked.get("inspectors", [])],
-            )
-        )
-
-
-def _inspector_users():
-    return db.session.execute(
-        db.select(User)
+def _frame_people(draw):
+    """Pseudonym -> (posting id, village id, cadre name, village code) for every posting
+    in the draw's scope, whatever its status now, and pseudonym -> (user id, name) for
+    inspectors: plain columns in two queries, since a province has tens of thousands."""
+    prefix = subtree_prefix(draw.scope.code)
+    postings = db.session.execute(
+        db.select(Posting.id, Posting.village_id, User.name, Region.code)
+        .join(User, User.id == Posting.cadre_id)
+        .join(Region, Region.id == Posting.village_id)
+        .where(Region.code.startswith(prefix))
+    )
+    inspectors = db.session.execute(
+        db.select(User.id, User.name)
         .join(UserRole, UserRole.user_id == User.id)
         .where(UserRole.role == "inspector")
-    ).scalars()
+    )
+    by_posting = {
+        draw_frames.pseudonym(draw.salt, "posting", pid): (pid, vid, name, code)
+        for pid, vid, name, code in postings
+    }
+    by_user = {
+        draw_frames.pseudonym(draw.salt, "user", uid): (uid, name) for uid, name in inspectors
+    }
+    return by_posting, by_user
+
+
+def _assign(draw, result):
+    postings, inspectors = _frame_people(draw)
+    teams = []
+    for rank, picked in enumerate(result["targets"], start=1):
+        posting_id, village_id, _, _ = postings[picked["id"]]
+        assignment = Assignment(
+            draw=draw,
+            posting_id=posting_id,
+            village_id=village_id,
+            rank=rank,
+            stratum=picked["stratum"],
+            infeasible=picked.get("infeasible"),
+        )
+        db.session.add(assignment)
+        teams.append((assignment, [inspectors[i][0] for i in picked.get("inspectors", [])]))
+    db.session.flush()
+    rows = [{"assignment_id": a.id, "inspector_id": i} for a, team in teams for i in team]
+    if rows:
+        db.session.execute(insert(assignment_inspector), rows)
+    for assignment, _ in teams:
+        db.session.expire(assignment, ["inspectors"])
 
 
 def reveal(*, actor, draw_id):
@@ -213,20 +239,20 @@ def proof(*, actor, draw_id):
 def _identities(draw):
     frame = json.loads(draw.frame)
     wanted = {t["id"] for t in frame["targets"]} | {i["id"] for i in frame["inspectors"]}
-    found = {"salt": draw.salt, "postings": {}, "inspectors": {}}
-    for posting, _ in db.session.execute(draw_frames.in_scope(draw.scope)):
-        key = draw_frames.pseudonym(draw.salt, "posting", posting.id)
-        if key in wanted:
-            found["postings"][key] = {
-                "posting_id": posting.id,
-                "cadre": posting.cadre.name,
-                "village": posting.village.code,
-            }
-    for user in _inspector_users():
-        key = draw_frames.pseudonym(draw.salt, "user", user.id)
-        if key in wanted:
-            found["inspectors"][key] = {"user_id": user.id, "name": user.name}
-    return found
+    postings, inspectors = _frame_people(draw)
+    return {
+        "salt": draw.salt,
+        "postings": {
+            key: {"posting_id": pid, "cadre": name, "village": code}
+            for key, (pid, _, name, code) in postings.items()
+            if key in wanted
+        },
+        "inspectors": {
+            key: {"user_id": uid, "name": name}
+            for key, (uid, name) in inspectors.items()
+            if key in wanted
+        },
+    }
 
 
 # ---------------------------------------------------------------- who sees what

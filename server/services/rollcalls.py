@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from server.errors import Conflict, Invalid
 from server.extensions import db
-from server.models import Challenge
+from server.models import Assignment, Challenge, Posting
 from server.models.types import utcnow
 from server.tools import drawing
 
@@ -34,13 +34,18 @@ def issue(draw):
         )
     seed = timing_seed(draw)
     targets = {t["rank"]: t["id"] for t in draw.result["targets"]}
-    for assignment in draw.assignments:
-        offset = drawing.challenge_offset(seed, targets[assignment.rank], span)
+    drawn = db.session.execute(
+        db.select(Assignment.id, Assignment.rank, Posting.cadre_id)
+        .join(Posting, Posting.id == Assignment.posting_id)
+        .where(Assignment.draw_id == draw.id)
+    )
+    for assignment_id, rank, cadre_id in drawn:
+        offset = drawing.challenge_offset(seed, targets[rank], span)
         issue_at = draw.window_start + timedelta(seconds=offset)
         db.session.add(
             Challenge(
-                assignment=assignment,
-                cadre_id=assignment.posting.cadre_id,
+                assignment_id=assignment_id,
+                cadre_id=cadre_id,
                 issue_at=issue_at,
                 deadline=issue_at + timedelta(minutes=minutes),
             )
