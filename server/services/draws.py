@@ -43,6 +43,7 @@ def create(*, actor, scope_code, kind, mode, window_start, window_end, beacon_sp
     auth.ensure_manages(actor, scope)
     if window_end <= window_start:
         raise Invalid(errors={"window_end": ["Must be after window_start."]})
+    _refuse_beacon_reuse(scope, kind, beacon_spec)
     salt = secrets.token_hex(32)
     draw = Draw(
         owner=actor,
@@ -84,6 +85,23 @@ def create(*, actor, scope_code, kind, mode, window_start, window_end, beacon_sp
     )
     db.session.commit()
     return draw
+
+
+def _refuse_beacon_reuse(scope, kind, beacon_spec):
+    """One beacon, one draw: otherwise an owner could commit several draws to the same
+    future value and execute only the one whose result they like."""
+    spec = drawing.canonical_json(beacon_spec)
+    others = db.session.execute(
+        db.select(Draw).where(Draw.scope_id == scope.id, Draw.kind == kind)
+    ).scalars()
+    for other in others:
+        if drawing.canonical_json(other.beacon_spec) == spec:
+            raise Conflict(
+                "beacon_already_used",
+                f"Draw {other.id} already uses this beacon for this scope; name another.",
+                "该地区已有抽签使用同一公开随机源，请另选。",
+                errors={"draw_id": other.id},
+            )
 
 
 def execute(*, actor, draw_id, beacon_value=None, sources=None):

@@ -278,3 +278,15 @@ def test_refused_attempts_are_on_the_record(client, world, make, county):
         db.select(AuditEvent).where(AuditEvent.action == "draw.execute_refused")
     ).scalar_one()
     assert refused.summary["reason"] == "no beacon value"
+
+
+def test_one_beacon_backs_one_draw(client, world, make, county):
+    """Otherwise an owner could commit several draws to the same lottery result and
+    execute only the one they like."""
+    reviewer = make.headers(world.city_reviewer)
+    first = create(client, reviewer).json
+    again = create(client, reviewer)
+    assert_error(again, 409, "beacon_already_used")
+    assert again.json["errors"]["draw_id"] == first["id"]
+    other_beacon = create(client, reviewer, beacon_spec={**BEACON, "issue": "2026139"})
+    assert other_beacon.status_code == 201

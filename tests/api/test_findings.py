@@ -186,7 +186,13 @@ def test_an_absence_found_earlier_puts_the_posting_in_the_key_stratum(client, wo
     found = file_finding(client, assignment, first).json
     client.post(f"/api/v1/findings/{found['id']}/signatures", headers=second)
     reviewer = make.headers(world.reviewer_a)
-    later = create(client, reviewer, scope_code=world.county_a.code, ratio="1").json
+    later = create(
+        client,
+        reviewer,
+        scope_code=world.county_a.code,
+        ratio="1",
+        beacon_spec={"source": "next month's lottery"},
+    ).json
     draw = db.session.get(Draw, later["id"])
     targets = {t["id"]: t for t in json.loads(draw.frame)["targets"]}
     assert targets[pseudonym(draw.salt, "posting", world.posting_a.id)]["key"] is True
