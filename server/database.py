@@ -23,8 +23,11 @@ def _sqlite_on_connect(dbapi_connection, connection_record):
 
 @event.listens_for(Engine, "begin")
 def _sqlite_on_begin(connection):
+    # IMMEDIATE: take the write lock when the transaction starts. A deferred transaction
+    # that reads, then writes after another writer committed, fails at once (a stale WAL
+    # snapshot is not retried by busy_timeout); an immediate one waits its turn instead.
     if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def render_migration_item(type_, obj, autogen_context):
