@@ -44,7 +44,6 @@ class Config:
     # PNG, WebP and HEIC decode at full size (about 4 bytes a pixel), so this bounds the
     # memory one upload can take; phones' normal modes are 12-50 MP.
     MAX_PHOTO_PIXELS = int(_env("MAX_PHOTO_PIXELS", 64_000_000))
-    MAX_BATCH_ITEMS = int(_env("MAX_BATCH_ITEMS", 50))
 
     ACCESS_TOKEN_TTL = timedelta(minutes=int(_env("ACCESS_TOKEN_MINUTES", 15)))
     REFRESH_TOKEN_TTL = timedelta(days=int(_env("REFRESH_TOKEN_DAYS", 30)))

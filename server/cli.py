@@ -174,13 +174,17 @@ def _table(rows):
 
 @storage_cli.command("check")
 @click.option("--repair", is_flag=True, help="Move staged files into place for existing rows.")
-@click.option("--stale-minutes", type=int, default=60, show_default=True)
+@click.option(
+    "--stale-minutes", type=int, default=None, help="Default: 60 (storage.STALE_MINUTES)."
+)
 def check_storage(repair, stale_minutes):
     """Compare evidence files with photo rows; exit 1 on orphans, missing or tampered files."""
     from server import storage
     from server.extensions import db
 
-    report = storage.check(db.session, repair=repair, stale_minutes=stale_minutes)
+    report = storage.check(
+        db.session, repair=repair, stale_minutes=stale_minutes or storage.STALE_MINUTES
+    )
     for label, items in (
         ("missing file (row without its file)", report.missing),
         ("orphan file (file without a row)", report.orphans),

@@ -227,7 +227,8 @@ def proof(*, actor, draw_id):
     public = draw is not None and (
         draw.status == "revealed" or (draw.status == "executed" and _now() >= draw.window_end)
     )
-    if draw is None or not (public or _sees_draw(actor, draw)):
+    inside = draw is not None and auth.can_see(actor, draw)
+    if draw is None or not (public or inside):
         raise NotFound("draw_not_found", "No such draw.", "未找到该抽签。")
     if not public:
         raise Conflict(
@@ -247,7 +248,7 @@ def proof(*, actor, draw_id):
         "rfc3797_sources": draw.parameters.get("rfc3797_sources"),
         "result": draw.result,
     }
-    if _sees_draw(actor, draw):
+    if inside:
         body["identities"] = _identities(draw)
     audit.record("draw.proof_read", draw, actor=actor, summary={"identities": "identities" in body})
     db.session.commit()
@@ -276,16 +277,8 @@ def _identities(draw):
 # ---------------------------------------------------------------- who sees what
 
 
-def _sees_draw(actor, draw):
-    return actor.has_role("admin") or (
-        actor.has_role("reviewer") and auth.in_jurisdiction(actor, draw.scope)
-    )  # the same rule as auth's scope for Draw, for a row already loaded
-
-
 def _managed(actor, draw_id):
-    draw = db.session.get(Draw, draw_id)
-    if draw is None or not _sees_draw(actor, draw):
-        raise NotFound("draw_not_found", "No such draw.", "未找到该抽签。")
+    draw = auth.get_visible(Draw, draw_id, actor)
     if not (actor.has_role("admin") or draw.owner_id == actor.id):
         raise Forbidden(
             "not_draw_owner", "Only the draw's owner may do this.", "只有抽签发起人可以执行此操作。"
@@ -294,18 +287,11 @@ def _managed(actor, draw_id):
 
 
 def get(*, actor, draw_id):
-    draw = db.session.get(Draw, draw_id)
-    if draw is None or not _sees_draw(actor, draw):
-        raise NotFound("draw_not_found", "No such draw.", "未找到该抽签。")
-    return draw
+    return auth.get_visible(Draw, draw_id, actor)
 
 
 def list_(*, actor, status=None):
-    stmt = db.select(Draw)
-    if not actor.has_role("admin"):
-        stmt = stmt.where(
-            Draw.scope_id.in_(auth.subtree_ids(auth.jurisdiction_prefix(actor) or "-"))
-        )
+    stmt = auth.scoped(db.select(Draw), Draw, actor)
     if status:
         stmt = stmt.where(Draw.status == status)
     return stmt.order_by(Draw.id.desc())

@@ -290,3 +290,33 @@ def test_one_beacon_backs_one_draw(client, world, make, county):
     assert again.json["errors"]["draw_id"] == first["id"]
     other_beacon = create(client, reviewer, beacon_spec={**BEACON, "issue": "2026139"})
     assert other_beacon.status_code == 201
+
+
+def test_reveal_needs_an_executed_draw_in_scope_and_its_owner(client, world, make, county):
+    draw = create(client, make.headers(world.reviewer_a), scope_code="340421000000").json
+    owner = make.headers(world.reviewer_a)
+    assert_error(
+        client.post(f"/api/v1/draws/{draw['id']}/reveal", headers=owner), 409, "draw_not_executed"
+    )
+    other = make.headers(world.reviewer_b)
+    assert_error(
+        client.post(f"/api/v1/draws/{draw['id']}/reveal", headers=other), 404, "draw_not_found"
+    )
+    city = make.headers(world.city_reviewer)
+    assert_error(
+        client.post(f"/api/v1/draws/{draw['id']}/reveal", headers=city), 403, "not_draw_owner"
+    )
+    cadre = make.headers(world.cadre_a)
+    assert_error(
+        client.post(f"/api/v1/draws/{draw['id']}/reveal", headers=cadre), 403, "role_required"
+    )
+
+
+def test_lists_of_draws_stay_in_scope(client, world, make, county):
+    draw = create(client, make.headers(world.reviewer_a), scope_code="340421000000").json
+
+    def ids(user):
+        return [d["id"] for d in client.get("/api/v1/draws", headers=make.headers(user)).json]
+
+    assert ids(world.reviewer_a) == [draw["id"]] and ids(world.city_reviewer) == [draw["id"]]
+    assert ids(world.reviewer_b) == []

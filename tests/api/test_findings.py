@@ -208,3 +208,23 @@ def test_the_team_sees_the_inspected_postings_check_ins_and_photos(client, world
     db.session.commit()
     hidden = client.get(f"/api/v1/photos/{photo_id}", headers=make.headers(outsider))
     assert_error(hidden, 404, "photo_not_found")
+
+
+def test_only_the_team_records_an_arrival(client, world, make, visit):
+    assignment, _, _ = visit
+    outsider = make.user("inspector", name="郑督查", jurisdiction=world.county_b)
+    db.session.commit()
+    at = device_time()
+    url = f"/api/v1/assignments/{assignment.id}/arrival"
+    form = fields(captured_at=at, device_id="x", kind=None)
+    assert_error(
+        post(client, make.headers(outsider), form, [photo_for(at, 41)], url=url),
+        404,
+        "assignment_not_found",
+    )
+    assert_error(
+        post(client, make.headers(world.cadre_a), form, [photo_for(at, 42)], url=url),
+        403,
+        "role_required",
+    )
+    assert_error(post(client, visit[1][0], form, [], url=url), 422, "photo_required")

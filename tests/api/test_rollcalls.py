@@ -134,3 +134,9 @@ def test_rfc3797_roll_calls_time_from_the_public_numbers(client, world, make):
     stored = db.session.get(Draw, draw["id"])
     assert rollcalls.timing_seed(stored) == drawing.h(b"rfc3797-v1", stored.beacon_value)
     assert db.session.execute(db.select(Challenge)).scalar_one() is not None
+
+
+def test_only_cadres_have_challenges(client, world, make):
+    for user in (world.reviewer_a, world.inspector_a):
+        response = client.get("/api/v1/me/challenges", headers=make.headers(user))
+        assert_error(response, 403, "role_required")

@@ -113,3 +113,11 @@ def test_cutting_the_newest_events_is_caught_against_a_recorded_head(app, chain)
     # ...but not against the head written down before.
     cut = runner.invoke(args=["audit", "verify", "--head", recorded])
     assert cut.exit_code == 1 and "cut short" in cut.output
+
+
+def test_http_verification_is_for_admins_only(client, world, make):
+    for user in (world.city_reviewer, world.inspector_a, world.cadre_a):
+        response = client.get("/api/v1/audit-events/verification", headers=make.headers(user))
+        assert response.status_code == 403
+    body = client.get("/api/v1/audit-events/verification", headers=make.headers(world.admin)).json
+    assert body["ok"] is True and body["head_seq"] == body["events"]
