@@ -113,6 +113,7 @@ def fill(n_postings, n_counties, n_inspectors, rng):
     checkin = {"content_hash": "0" * 64, "kind": "presence", "device_id": "bench"} | {
         **{"latitude": 32.8, "longitude": 116.7, "accuracy_m": 10.0, "verdict": "flagged"},
         **{"captured_at": at, "captured_offset_min": 480, "local_date": at.date()},
+        "local_time": at.time(),
     }
     key = rng.sample(range(n_postings), n_postings // 10)  # an open high-severity flag each
     checkins = bulk(

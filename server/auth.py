@@ -24,10 +24,15 @@ from server.models import (
     AuditEvent,
     AuthSession,
     Checkin,
+    CheckinReview,
     Draw,
     Finding,
+    Flag,
     Household,
+    Leave,
+    MonthClosure,
     Photo,
+    Policy,
     Posting,
     Region,
     Unit,
@@ -249,6 +254,39 @@ def _photo_rule(user, prefix):
     return Photo.checkin_id.in_(visible)
 
 
+def _flag_rule(user, prefix):
+    # Flags and reviews belong to their check-in: visible exactly when it is. (The cadre
+    # sees the decisions on their own check-ins, and may answer them.)
+    return Flag.checkin_id.in_(select(Checkin.id).where(_checkin_rule(user, prefix)))
+
+
+def _review_rule(user, prefix):
+    return CheckinReview.checkin_id.in_(select(Checkin.id).where(_checkin_rule(user, prefix)))
+
+
+def _leave_rule(user, prefix):
+    clauses = []
+    if user.has_role("cadre"):
+        clauses.append(Leave.cadre_id == user.id)
+    if prefix is not None and user.has_role("reviewer"):
+        serving = select(Posting.id).where(Posting.village_id.in_(subtree_ids(prefix)))
+        clauses.append(Leave.posting_id.in_(serving))
+    return or_(*clauses) if clauses else false()
+
+
+def _policy_rule(user, prefix):
+    # The rules people are held to are public to everyone they apply to.
+    return true()
+
+
+def _closure_rule(user, prefix):
+    # A reviewer sees the closures of their subtree (and those above it that cover it
+    # are visible through the ledger itself).
+    if prefix is not None and user.has_role("reviewer"):
+        return MonthClosure.region_id.in_(subtree_ids(prefix))
+    return false()
+
+
 def _draw_rule(user, prefix):
     # Draws are the organization department's: never shown to cadres or inspectors.
     if prefix is not None and user.has_role("reviewer"):
@@ -301,6 +339,11 @@ SCOPE_RULES = {
     Draw: _draw_rule,
     Assignment: _assignment_rule,
     Finding: _finding_rule,
+    Flag: _flag_rule,
+    CheckinReview: _review_rule,
+    Leave: _leave_rule,
+    Policy: _policy_rule,
+    MonthClosure: _closure_rule,
     AuditEvent: _admin_only_rule,
 }
 

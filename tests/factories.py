@@ -3,7 +3,8 @@
 import itertools
 import uuid
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, time, timedelta
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 
@@ -140,9 +141,13 @@ class Factory:
             "captured_at": utcnow(),
             "captured_offset_min": 480,
             "local_date": date(2026, 3, 2),
+            "local_time": time(9, 0),
             "device_id": "device-1",
             "verdict": "accepted",
         }
+        if "captured_at" in overrides and "local_time" not in overrides:
+            local = overrides["captured_at"].astimezone(ZoneInfo("Asia/Shanghai"))
+            values["local_time"] = local.time().replace(tzinfo=None)
         row = Checkin(**{**values, **overrides})
         db.session.add(row)
         db.session.flush()

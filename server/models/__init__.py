@@ -1,5 +1,6 @@
 """All models, imported here so Alembic and the app see the whole metadata."""
 
+from server.models.attendance import CheckinReview, MonthClosure
 from server.models.audit import AuditEvent
 from server.models.checkins import Checkin, Flag, Photo
 from server.models.draws import (
@@ -11,12 +12,20 @@ from server.models.draws import (
 )
 from server.models.findings import Finding, FindingSignature, Problem
 from server.models.households import Household, household_cadre
+from server.models.leaves import Leave
+from server.models.policies import CalendarDay, CalendarYear, Policy
 from server.models.postings import Posting
 from server.models.regions import Region
 from server.models.units import Unit
 from server.models.users import AuthSession, Device, RefreshToken, User, UserRole
 
 __all__ = [
+    "CalendarDay",
+    "CalendarYear",
+    "CheckinReview",
+    "Leave",
+    "MonthClosure",
+    "Policy",
     "Challenge",
     "Finding",
     "FindingSignature",

@@ -1,6 +1,6 @@
 """Check-ins, their evidence photos and the flags verification raised on them."""
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 
 from sqlalchemy import (
     JSON,
@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     String,
+    Time,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -61,6 +62,8 @@ class Checkin(db.Model):
     captured_offset_min: Mapped[int] = mapped_column(Integer)
     # The local calendar day in the jurisdiction's time zone: what attendance counts.
     local_date: Mapped[date] = mapped_column(Date, index=True)
+    # The local wall-clock time of the device time: the overnight counting rule reads it.
+    local_time: Mapped[time] = mapped_column(Time)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     device_id: Mapped[str] = mapped_column(String(100), index=True)
     mock_location: Mapped[bool | None] = mapped_column(Boolean)
@@ -68,6 +71,14 @@ class Checkin(db.Model):
     verdict: Mapped[str] = mapped_column(String(10), index=True)
     # Distance from the village post (or the household) at submission, for lists and ledgers.
     distance_m: Mapped[float | None] = mapped_column(Float)
+    # The latest reviewer decision (accepted/rejected), if any; the machine's verdict
+    # above stays as it was. The decisions themselves are CheckinReview rows.
+    review_decision: Mapped[str | None] = mapped_column(String(10))
+
+    @property
+    def standing(self):
+        """What attendance counts: a reviewer's decision overrides the machine's verdict."""
+        return self.review_decision or self.verdict
 
     @property
     def captured_at_device(self):
@@ -143,6 +154,8 @@ class Flag(db.Model):
     severity: Mapped[str] = mapped_column(String(10))
     # The measured values behind the flag (distance, speed, EXIF position, earlier photo...).
     details: Mapped[dict] = mapped_column(JSON, default=dict)
+    # open until a reviewer decides the check-in: `upheld` when it is rejected,
+    # `dismissed` when it is accepted despite the flag.
     status: Mapped[str] = mapped_column(String(10), default="open", index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -117,7 +117,8 @@ def _inspect(photo_files):
 
 def _create(actor, fields, digest, uploads, target=None):
     captured_at = fields["captured_at"]
-    local_date = captured_at.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).date()
+    local_time = captured_at.astimezone(ZoneInfo(current_app.config["TIMEZONE"]))
+    local_date = local_time.date()
     posting, household = target or _target(actor, fields, local_date)
     policy = checkin_policy(posting.village, local_date)
     if not uploads and policy["photo_required"].get(fields["kind"]):
@@ -142,6 +143,7 @@ def _create(actor, fields, digest, uploads, target=None):
         captured_at=captured_at,
         captured_offset_min=int(captured_at.utcoffset().total_seconds() // 60),
         local_date=local_date,
+        local_time=local_time.time().replace(tzinfo=None),
         received_at=utcnow(),
         device_id=fields["device_id"],
         mock_location=fields.get("mock_location"),

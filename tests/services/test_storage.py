@@ -152,7 +152,7 @@ def test_same_bytes_twice_in_one_transaction(store, checkin, make, world):
 
 _CHECKIN_COPY = (
     "cadre_id posting_id village_id content_hash kind latitude longitude accuracy_m "
-    "captured_at captured_offset_min local_date device_id verdict"
+    "captured_at captured_offset_min local_date local_time device_id verdict"
 ).split()
 
 
