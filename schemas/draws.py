@@ -42,7 +42,17 @@ class DrawCreateSchema(ma.Schema):
     count = ma.fields.Integer(validate=validate.Range(1, 100_000))
     ratio = Ratio(metadata={"description": 'Share of postings to draw, e.g. "0.03"'})
     key_ratio = Ratio(
-        metadata={"description": "Higher rate for postings with open high-severity flags"}
+        metadata={
+            "description": "Higher rate for the key stratum: postings with open "
+            "high-severity flags, an absence found by inspection, or many leave days"
+        }
+    )
+    key_leave_days = ma.fields.Integer(
+        validate=validate.Range(1, 365),
+        metadata={
+            "description": "Approved leave days in the last 365 that make a posting key; "
+            "default: half the annual leave cap of the policy in force at the scope"
+        },
     )
     team_size = ma.fields.Integer(validate=validate.Range(0, 10))
     load_cap = ma.fields.Integer(load_default=3, validate=validate.Range(1, 100))

@@ -3,6 +3,8 @@ and every fact recusal needs, with people as salted pseudonyms (the salt stays s
 until the proof is published, and then only inside the jurisdiction)."""
 
 import hmac
+import math
+from datetime import timedelta
 
 from sqlalchemy.orm import aliased
 
@@ -13,6 +15,7 @@ from server.models import (
     DeclaredRelationship,
     Finding,
     Flag,
+    Leave,
     Posting,
     Region,
     User,
@@ -20,13 +23,29 @@ from server.models import (
     assignment_inspector,
 )
 from server.models.regions import subtree_prefix
+from server.services import leave_days
+from server.services.policies import policy_for
+from server.services.postings import local_today
 
 KEY_SEVERITIES = ("high", "critical")
+# How far back leave days count for the key stratum: the year up to the draw's day.
+LEAVE_WINDOW_DAYS = 365
+
+
+def key_leave_days(scope, asked=None):
+    """The leave days (in the last 365) that put a posting in the key stratum: as asked,
+    or by default half the annual leave cap of the policy in force at the scope today
+    (15 of the usual 30: halfway to the recall trigger). None when the policy sets no
+    cap and none was asked for: then leave is no criterion."""
+    if asked is not None:
+        return asked
+    cap = policy_for(scope, local_today())["leave"]["annual_cap_days"]
+    return math.ceil(cap / 2) if cap else None
 
 
 def build(draw_id, kind, scope, salt, params):
     """(frame, targets, inspectors): the frame to hash, and the rows behind it."""
-    targets = _targets(scope, salt)
+    targets = _targets(scope, salt, params.get("key_leave_days"))
     inspectors = _inspectors(scope, salt, targets, params["recusal"]["recent_draws"])
     frame = {
         "version": "draw-v1",
@@ -48,7 +67,7 @@ def pseudonym(salt_hex, kind, object_id):
 # ---------------------------------------------------------------- freezing the frame
 
 
-def _targets(scope, salt):
+def _targets(scope, salt, leave_threshold):
     """Active postings in the scope's villages (plain columns: a province has tens of
     thousands)."""
     rows = db.session.execute(
@@ -57,31 +76,47 @@ def _targets(scope, salt):
         .where(Posting.status == "active", Region.code.startswith(subtree_prefix(scope.code)))
         .order_by(Posting.id)
     )
-    # The key stratum: postings with open high-severity flags, or an absence that an
-    # earlier inspection found (leave days join when leave is recorded).
-    flagged = set(
-        db.session.execute(
-            db.select(Checkin.posting_id)
-            .join(Flag, Flag.checkin_id == Checkin.id)
-            .where(Flag.status == "open", Flag.severity.in_(KEY_SEVERITIES))
-            .union(
-                db.select(Assignment.posting_id)
-                .join(Finding, Finding.assignment_id == Assignment.id)
-                .where(Finding.status == "final", Finding.outcome == "absent")
-            )
-        ).scalars()
+    reasons = _key_reasons(leave_threshold)
+    targets = []
+    for posting_id, cadre_id, unit_id, village_code in rows:
+        why = sorted(reason for reason, postings in reasons.items() if posting_id in postings)
+        targets.append(
+            {
+                "id": pseudonym(salt, "posting", posting_id),
+                "stratum": village_code[:6],
+                "key": bool(why),
+                "key_reasons": why,
+                "village": village_code,
+                "unit": str(unit_id),
+                "_cadre_id": cadre_id,
+            }
+        )
+    return targets
+
+
+def _key_reasons(leave_threshold):
+    """{reason: posting ids} for the key stratum: open high-severity flags, an absence an
+    inspection found, and many approved leave days in the last year."""
+    flagged = (
+        db.select(Checkin.posting_id)
+        .join(Flag, Flag.checkin_id == Checkin.id)
+        .where(Flag.status == "open", Flag.severity.in_(KEY_SEVERITIES))
     )
-    return [
-        {
-            "id": pseudonym(salt, "posting", posting_id),
-            "stratum": village_code[:6],
-            "key": posting_id in flagged,
-            "village": village_code,
-            "unit": str(unit_id),
-            "_cadre_id": cadre_id,
-        }
-        for posting_id, cadre_id, unit_id, village_code in rows
-    ]
+    absent = (
+        db.select(Assignment.posting_id)
+        .join(Finding, Finding.assignment_id == Assignment.id)
+        .where(Finding.status == "final", Finding.outcome == "absent")
+    )
+    reasons = {
+        "open_flag": set(db.session.execute(flagged).scalars()),
+        "found_absent": set(db.session.execute(absent).scalars()),
+    }
+    if leave_threshold is not None:
+        last = local_today()
+        first = last - timedelta(days=LEAVE_WINDOW_DAYS - 1)
+        many = leave_days.approved_days(Leave.posting_id, first, last, at_least=leave_threshold)
+        reasons["leave_days"] = {row.posting_id for row in db.session.execute(many)}
+    return reasons
 
 
 def _covers(jurisdiction_code, scope_code):
@@ -172,6 +207,7 @@ def _rules(params):
         "count": str(params["count"]) if params.get("count") is not None else None,
         "ratio": params.get("ratio"),
         "key_ratio": params.get("key_ratio"),
+        "key_leave_days": _as_text(params.get("key_leave_days")),
         "min_per_stratum": "1",
         "team_size": str(params["team_size"]),
         "load_cap": str(params["load_cap"]),
@@ -180,6 +216,10 @@ def _rules(params):
         "recuse_recent_villages": recusal["recent_villages"],
         "recuse_related": recusal["related"],
     }
+
+
+def _as_text(number):
+    return str(number) if number is not None else None
 
 
 def _public(entries):

@@ -44,6 +44,7 @@ def create(*, actor, scope_code, kind, mode, window_start, window_end, beacon_sp
     if window_end <= window_start:
         raise Invalid(errors={"window_end": ["Must be after window_start."]})
     _refuse_beacon_reuse(scope, kind, beacon_spec)
+    params["key_leave_days"] = draw_frames.key_leave_days(scope, params.get("key_leave_days"))
     salt = secrets.token_hex(32)
     draw = Draw(
         owner=actor,

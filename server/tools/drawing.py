@@ -39,6 +39,8 @@ RECUSAL_RULES = (
     "recuse_related",
 )
 INFEASIBLE = "not_enough_eligible_inspectors"
+# Why a target is in the key stratum; recorded in frames since they were introduced.
+KEY_REASONS = ("found_absent", "leave_days", "open_flag")
 
 _sha256 = hashlib.sha256
 
@@ -127,6 +129,9 @@ _DECIMAL = re.compile(r"(0|[1-9][0-9]*)(\.[0-9]+)?")
 
 _FRAME_KEYS = {"version", "draw_id", "kind", "targets", "inspectors", "rules"}
 _TARGET_KEYS = {"id", "stratum", "key", "village", "unit"}
+# Optional, so that frames frozen before they existed still validate.
+_TARGET_OPTIONAL = {"key_reasons"}
+_RULE_OPTIONAL = {"key_leave_days"}
 _INSPECTOR_KEYS = {"id", "unit", "home", "recent_villages", "related"}
 _RULE_KEYS = {
     "count",
@@ -143,13 +148,13 @@ def _fail(path, message):
     raise FrameError(f"{path}: {message}")
 
 
-def _object(value, path, keys):
+def _object(value, path, keys, optional=frozenset()):
     if not isinstance(value, dict):
         _fail(path, f"expected an object, got {type(value).__name__}")
     missing = sorted(keys - value.keys())
     if missing:
         _fail(path, f"missing field(s) {', '.join(missing)}")
-    extra = sorted(value.keys() - keys)
+    extra = sorted(value.keys() - keys - optional)
     if extra:
         _fail(path, f"unknown field(s) {', '.join(map(str, extra))}")
 
@@ -204,7 +209,7 @@ def validate_frame(frame):
         _fail("frame.kind", f"expected one of {', '.join(KINDS)}, got {frame['kind']!r}")
 
     rules = frame["rules"]
-    _object(rules, "frame.rules", _RULE_KEYS)
+    _object(rules, "frame.rules", _RULE_KEYS, _RULE_OPTIONAL)
     if (rules["count"] is None) == (rules["ratio"] is None):
         _fail("frame.rules", "give exactly one of count and ratio")
     if rules["count"] is not None:
@@ -220,6 +225,8 @@ def validate_frame(frame):
     if frame["kind"] == "rollcall" and team_size != 0:
         _fail("frame.rules.team_size", 'a rollcall assigns no inspectors: must be "0"')
     _uint(rules["load_cap"], "frame.rules.load_cap")
+    if rules.get("key_leave_days") is not None:
+        _uint(rules["key_leave_days"], "frame.rules.key_leave_days")
     for name in RECUSAL_RULES:
         if not isinstance(rules[name], bool):
             _fail(f"frame.rules.{name}", f"expected true or false, got {rules[name]!r}")
@@ -230,11 +237,13 @@ def validate_frame(frame):
     previous = None
     for n, t in enumerate(targets):
         path = f"frame.targets[{n}]"
-        _object(t, path, _TARGET_KEYS)
+        _object(t, path, _TARGET_KEYS, _TARGET_OPTIONAL)
         _match(t["id"], _HEX16, f"{path}.id", "a pseudonym of 16 lowercase hex digits")
         _match(t["stratum"], _COUNTY, f"{path}.stratum", "a 6-digit county code")
         if not isinstance(t["key"], bool):
             _fail(f"{path}.key", f"expected true or false, got {t['key']!r}")
+        if "key_reasons" in t:
+            _key_reasons(t, rules, path)
         _code12(t["village"], f"{path}.village")
         _unit(t["unit"], f"{path}.unit")
         if previous is not None and not previous < t["id"]:
@@ -260,6 +269,21 @@ def validate_frame(frame):
         if previous is not None and not previous < i["id"]:
             _fail(f"{path}.id", "inspectors must be sorted by id without duplicates")
         previous = i["id"]
+
+
+def _key_reasons(target, rules, path):
+    """The reasons explain the key flag: some reason exactly when it is true."""
+    reasons = target["key_reasons"]
+    _sorted_list(reasons, f"{path}.key_reasons", _key_reason)
+    if target["key"] != bool(reasons):
+        _fail(f"{path}.key_reasons", f"must be non-empty exactly when key is true, got {reasons}")
+    if "leave_days" in reasons and rules.get("key_leave_days") is None:
+        _fail(f"{path}.key_reasons", "leave_days needs rules.key_leave_days")
+
+
+def _key_reason(value, path):
+    if value not in KEY_REASONS:
+        _fail(path, f"expected one of {', '.join(KEY_REASONS)}, got {value!r}")
 
 
 def _as_str(value):

@@ -11,8 +11,20 @@ import pytest
 
 from config import BASE_DIR
 from server.extensions import db
-from server.models import Assignment, AuditEvent, DeclaredRelationship
+from server.models import (
+    Assignment,
+    AuditEvent,
+    DeclaredRelationship,
+    Draw,
+    Finding,
+    Flag,
+    Leave,
+    Policy,
+    Posting,
+)
 from server.models.types import utcnow
+from server.services import draw_frames
+from server.services.postings import local_today
 from tests.test_platform import assert_error
 
 BEACON = {"source": "中国福利彩票双色球", "issue": "2026138", "announced": "2026-11-26T21:15+08:00"}
@@ -320,3 +332,133 @@ def test_lists_of_draws_stay_in_scope(client, world, make, county):
 
     assert ids(world.reviewer_a) == [draw["id"]] and ids(world.city_reviewer) == [draw["id"]]
     assert ids(world.reviewer_b) == []
+
+
+# --- The key stratum ------------------------------------------------------------------
+
+
+def key_of(draw_id, posting):
+    """(key, key_reasons) of a posting in a draw's frozen frame."""
+    draw = db.session.get(Draw, draw_id)
+    wanted = draw_frames.pseudonym(draw.salt, "posting", posting.id)
+    (target,) = [t for t in json.loads(draw.frame)["targets"] if t["id"] == wanted]
+    return target["key"], target["key_reasons"]
+
+
+def approved_leave(posting, first, last, *, kind="leave", status="approved", returned_on=None):
+    db.session.add(
+        Leave(
+            posting=posting,
+            cadre_id=posting.cadre_id,
+            kind=kind,
+            start_date=first,
+            end_date=last,
+            reason="事假",
+            status=status,
+            approver_level="county",
+            returned_on=returned_on,
+        )
+    )
+
+
+def test_many_leave_days_put_a_posting_in_the_key_stratum(client, world, make, county, tmp_path):
+    """Approved leave days in the 365 up to the draw's day: by default half the annual
+    cap of 30, so 15 make a posting key and 14 do not. The frame says why."""
+    today = local_today()
+    ago = lambda n: today - timedelta(days=n)  # noqa: E731
+    # posting_a: 10 of a leave that began before the year + 5 = 15.
+    approved_leave(world.posting_a, ago(370), ago(355))
+    approved_leave(world.posting_a, ago(5), ago(1))
+    # posting_b: 10 + 4 of a leave cut short = 14; nothing else counts.
+    approved_leave(world.posting_b, ago(30), ago(21))
+    approved_leave(world.posting_b, ago(100), ago(81), returned_on=ago(96))
+    approved_leave(world.posting_b, ago(60), ago(41), status="pending")
+    approved_leave(world.posting_b, ago(200), ago(170), kind="duty_trip")
+    approved_leave(world.posting_b, today + timedelta(days=1), today + timedelta(days=20))
+    approved_leave(world.posting_b, ago(500), ago(400))
+    db.session.commit()
+    reviewer = make.headers(world.city_reviewer)
+
+    created = create(client, reviewer, key_ratio="1")
+    assert created.status_code == 201, created.json
+    draw = created.json
+    assert draw["parameters"]["key_leave_days"] == 15
+    frame = json.loads(db.session.get(Draw, draw["id"]).frame)
+    assert frame["rules"]["key_leave_days"] == "15"
+    assert key_of(draw["id"], world.posting_a) == (True, ["leave_days"])
+    assert key_of(draw["id"], world.posting_b) == (False, [])
+
+    # Every key posting is drawn (key ratio 1), and the published proof still verifies.
+    client.post(f"/api/v1/draws/{draw['id']}/execute", json={"beacon_value": "7"}, headers=reviewer)
+    mine = db.session.execute(
+        db.select(Assignment).where(Assignment.posting_id == world.posting_a.id)
+    ).scalar_one()
+    assert mine.stratum == "key"
+    client.post(f"/api/v1/draws/{draw['id']}/reveal", headers=reviewer)
+    proof = client.get(f"/api/v1/draws/{draw['id']}/proof", headers=reviewer).json
+    outcome = verify(tmp_path, proof)
+    assert outcome.returncode == 0 and "VERIFIED" in outcome.stdout, outcome.stdout + outcome.stderr
+
+
+def test_the_leave_threshold_is_a_parameter_with_a_policy_default(client, world, make, county):
+    today = local_today()
+    approved_leave(world.posting_a, today - timedelta(days=12), today - timedelta(days=1))
+    db.session.commit()
+    reviewer = make.headers(world.city_reviewer)
+    strict = create(client, reviewer, key_ratio="0.5", key_leave_days=12).json
+    assert key_of(strict["id"], world.posting_a) == (True, ["leave_days"])
+    lenient = create(client, reviewer, key_ratio="0.5", key_leave_days=13, beacon_spec={"n": 2})
+    assert key_of(lenient.json["id"], world.posting_a) == (False, [])
+    assert_error(create(client, reviewer, key_leave_days=0), 422, "validation_error")
+    # Huainan caps leave at 24 days a year: half of it, 12, is the default there.
+    db.session.add(
+        Policy(
+            region=world.city,
+            version=1,
+            effective_from=today,
+            rules={"leave": {"annual_cap_days": 24}},
+            created_by_id=world.admin.id,
+        )
+    )
+    db.session.commit()
+    by_policy = create(client, reviewer, key_ratio="0.5", beacon_spec={"n": 3}).json
+    assert by_policy["parameters"]["key_leave_days"] == 12
+    assert key_of(by_policy["id"], world.posting_a) == (True, ["leave_days"])
+
+
+def test_every_reason_for_the_key_stratum_is_recorded(client, world, make, county):
+    reviewer = make.headers(world.city_reviewer)
+    earlier = create(client, reviewer, ratio="1", beacon_spec={"n": 1}).json
+    client.post(
+        f"/api/v1/draws/{earlier['id']}/execute", json={"beacon_value": "1"}, headers=reviewer
+    )
+    visits = {
+        a.posting_id: a
+        for a in db.session.execute(
+            db.select(Assignment).where(Assignment.draw_id == earlier["id"])
+        ).scalars()
+    }
+    for posting, outcome in ((world.posting_b, "absent"), (world.posting_a, "present")):
+        db.session.add(
+            Finding(
+                assignment=visits[posting.id],
+                outcome=outcome,
+                observed_at=utcnow(),
+                created_by_id=county[0].id,
+                status="final",
+            )
+        )
+    flagged = make.checkin(world.posting_a)
+    db.session.add(Flag(checkin=flagged, code="outside_geofence", severity="high"))
+    low = make.checkin(world.posting_b)
+    db.session.add(Flag(checkin=low, code="poor_accuracy", severity="low"))
+    approved_leave(world.posting_a, local_today() - timedelta(days=20), local_today())
+    db.session.commit()
+
+    draw = create(client, reviewer, key_ratio="0.5").json
+    assert key_of(draw["id"], world.posting_a) == (True, ["leave_days", "open_flag"])
+    assert key_of(draw["id"], world.posting_b) == (True, ["found_absent"])
+    others = [p for p in visits if p not in (world.posting_a.id, world.posting_b.id)]
+    assert others and all(
+        key_of(draw["id"], db.session.get(Posting, p)) == (False, []) for p in others
+    )

@@ -195,6 +195,13 @@ BAD_FRAMES = [
     (mutate(["inspectors", 1, "recent_villages"], "340421100201"), "expected a list"),
     (mutate(["inspectors", 4, "id"], "a000000000000001"), "inspectors must be sorted"),
     (mutate(["inspectors"], {}), "frame.inspectors"),
+    (mutate(["rules", "key_leave_days"], 15), "frame.rules.key_leave_days"),
+    (mutate(["targets", 1, "key_reasons"], []), "non-empty exactly when key is true"),
+    (mutate(["targets", 0, "key_reasons"], ["open_flag"]), "non-empty exactly when key"),
+    (mutate(["targets", 1, "key_reasons"], ["suspicious"]), "expected one of found_absent"),
+    (mutate(["targets", 1, "key_reasons"], ["open_flag", "found_absent"]), "sorted ascending"),
+    (mutate(["targets", 1, "key_reasons"], "open_flag"), "expected a list"),
+    (mutate(["targets", 1, "key_reasons"], ["leave_days"]), "needs rules.key_leave_days"),
 ]
 
 
@@ -206,6 +213,21 @@ def test_validate_frame_names_what_is_wrong(change, message):
         drawing.validate_frame(frame)
     with pytest.raises(ValueError):
         drawing.run(frame, b"seed")
+
+
+def test_frames_may_say_why_targets_are_key():
+    """Frames frozen since leave days joined the key stratum carry the reasons and the
+    leave threshold; the draw itself does not read them, so the result is unchanged."""
+    frame = example_frame()
+    frame["rules"]["key_leave_days"] = "15"
+    for target in frame["targets"]:
+        target["key_reasons"] = ["found_absent", "leave_days"] if target["key"] else []
+    drawing.validate_frame(frame)
+    assert drawing.run(frame, b"seed") == drawing.run(example_frame(), b"seed")
+    frame["rules"]["key_leave_days"] = None
+    for target in frame["targets"]:
+        target["key_reasons"] = ["open_flag"] if target["key"] else []
+    drawing.validate_frame(frame)
 
 
 def test_build_frame_sorts_converts_and_validates():
