@@ -52,6 +52,12 @@ class Config:
     ARGON2_MEMORY_COST = int(_env("ARGON2_MEMORY_COST", 65536))
 
     TIMEZONE = _env("TIMEZONE", "Asia/Shanghai")
+    # The review console's log-in cookie (the API uses bearer tokens, not cookies).
+    SESSION_COOKIE_NAME = "console_session"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _env("SESSION_COOKIE_SECURE", "0") == "1"
+
     LOG_LEVEL = _env("LOG_LEVEL", "INFO")
 
     API_TITLE = "Village cadre attendance and inspection API"
@@ -94,6 +100,9 @@ class TestingConfig(Config):
 
 
 class ProductionConfig(Config):
+    # Served over HTTPS: the console cookie never travels in clear text.
+    SESSION_COOKIE_SECURE = _env("SESSION_COOKIE_SECURE", "1") == "1"
+
     @classmethod
     def check(cls):
         if cls.SECRET_KEY == INSECURE_SECRET or len(cls.SECRET_KEY) < 32:

@@ -1,16 +1,20 @@
 """Server CPU per photo check-in, end to end: HTTP parsing, photo ingest, verification
 (including the near-duplicate lookup), the database write and the file move.
 
-    .venv/bin/python -m bench.checkin [--n 40] [--database-url URL]
+    .venv/bin/python -m bench.checkin [--n 40] [--database-url URL] [--parts]
 
 Runs the app in-process with Flask's test client against a fresh database (a temporary
 SQLite file, or an empty PostgreSQL database you name), posting the real 13-megapixel
 Oppo R7 Plus photo; each request gets distinct bytes (a JPEG comment with a counter), so
 every check-in stores a new original and finds the earlier ones as near-duplicates.
-Prints figures; asserts nothing.
+Prints figures; asserts nothing. With --parts it also prints the median CPU of the parts
+named in PARTS (each wrapped with time.process_time(); the wrappers cost a little, and
+nested parts are included in their callers' figures).
 """
 
 import argparse
+import functools
+import importlib
 import statistics
 import tempfile
 import time
@@ -21,6 +25,26 @@ from pathlib import Path
 from config import BASE_DIR, TestingConfig
 
 PHOTO = BASE_DIR.parent / "shared" / "testdata" / "photos" / "mei_oppo_r7plus.jpg"
+# "module:attribute" of what --parts times, in the order a check-in reaches them.
+PARTS = (
+    "werkzeug.wrappers.request:Request._load_form_data",  # multipart parsing
+    "server.auth:_authenticate",
+    "server.services.checkins:_by_client_id",
+    "server.services.checkins:_inspect",
+    "server.services.photos:_load_reduced",  # the reduced-scale decode
+    "server.services.checkins:_create",
+    "server.services.checkins:_target",
+    "server.services.checkins:checkin_policy",
+    "server.services.evidence:attach_photos",
+    "server.storage:_write_temp",
+    "server.services.verification:assess",
+    "server.services.leaves:close_on_return",
+    "server.services.audit:record",
+    "sqlalchemy.orm:Session.flush",
+    "sqlalchemy.orm:Session.commit",
+    "server.services.checkins:_reloaded",  # the answer's rows, after the commit
+    "marshmallow:Schema.dump",
+)
 
 
 def distinct(jpeg, n):
@@ -44,6 +68,29 @@ def multipart(form, photo):
     )
     parts.append(f"--{boundary}--\r\n".encode())
     return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
+def time_parts(spent):
+    """Wrap each part in PARTS so that its CPU time adds up in spent[name]."""
+    for spec in PARTS:
+        module, _, path = spec.partition(":")
+        *owner_path, name = path.split(".")
+        owner = importlib.import_module(module)
+        for attribute in owner_path:
+            owner = getattr(owner, attribute)
+        original = getattr(owner, name, None)
+        if original is None:
+            continue  # renamed since PARTS was written
+
+        @functools.wraps(original)
+        def timed(*args, _original=original, _name=path, **kwargs):
+            start = time.process_time()
+            try:
+                return _original(*args, **kwargs)
+            finally:
+                spent[_name] = spent.get(_name, 0) + time.process_time() - start
+
+        setattr(owner, name, timed)
 
 
 def build_world():
@@ -91,6 +138,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=40)
     parser.add_argument("--database-url")
+    parser.add_argument("--parts", action="store_true", help="also time the parts in PARTS")
     args = parser.parse_args()
 
     from flask_migrate import upgrade
@@ -113,7 +161,9 @@ def main():
     headers = {"Authorization": f"Bearer {token['access_token']}"}
     jpeg = PHOTO.read_bytes()
     beijing = timezone(timedelta(hours=8))
-    cpu, wall, verdicts = [], [], {}
+    cpu, wall, verdicts, spent, parts = [], [], {}, {}, {}
+    if args.parts:
+        time_parts(spent)
     for i in range(args.n + 3):
         at = (datetime.now(UTC) - timedelta(minutes=args.n - i)).astimezone(beijing)
         form = {
@@ -127,6 +177,7 @@ def main():
         }
         # Encoded here, outside the timing: on the real path the phone does this.
         body, content_type = multipart(form, distinct(jpeg, i))
+        spent.clear()
         c0, w0 = time.process_time(), time.perf_counter()
         response = client.post(
             "/api/v1/checkins", data=body, headers=headers, content_type=content_type
@@ -137,6 +188,8 @@ def main():
             cpu.append((c1 - c0) * 1000)
             wall.append((w1 - w0) * 1000)
             verdicts[response.json["verdict"]] = verdicts.get(response.json["verdict"], 0) + 1
+            for name, seconds in spent.items():
+                parts.setdefault(name, []).append(seconds * 1000)
     cpu.sort()
     print(f"database: {url.split('@')[-1]}")
     print(f"photo: {PHOTO.name}, {len(jpeg) / 1e6:.1f} MB; check-ins timed: {len(cpu)}")
@@ -146,6 +199,10 @@ def main():
     )
     print(f"wall per check-in: median {statistics.median(wall):.1f} ms")
     print(f"verdicts: {verdicts}")
+    for spec in PARTS:
+        name = spec.partition(":")[2]
+        if name in parts:
+            print(f"  {name:40} CPU median {statistics.median(parts[name]):5.2f} ms")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from flask_smorest.fields import Upload
 from marshmallow import validate
 
 from schemas.common import DivisionCode, Id, day, instant, json_strings, latitude, longitude
+from schemas.reviews import ReviewSchema
 from server.models.checkins import ARRIVAL, CHECKIN_KINDS, MAX_PHOTOS, VERDICTS
 
 
@@ -174,6 +175,16 @@ class CheckinSchema(ma.Schema):
     )
     flags = ma.fields.List(ma.fields.Nested(FlagSchema))
     photos = ma.fields.List(ma.fields.Nested(PhotoSchema))
+    review_decision = ma.fields.String(
+        allow_none=True, metadata={"description": "The latest reviewer decision, if any"}
+    )
+    standing = ma.fields.String(
+        metadata={"description": "What attendance counts: review_decision, else verdict"}
+    )
+    reviews = ma.fields.List(
+        ma.fields.Nested(ReviewSchema),
+        metadata={"description": "Reviewers' decisions, oldest first, with the answers"},
+    )
 
 
 class BatchResultSchema(ma.Schema):

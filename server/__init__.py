@@ -67,8 +67,10 @@ def register_hooks(app):
 
 def register_blueprints(app):
     from server.api import register_api
+    from server.web import register_web
 
     register_api(app)
+    register_web(app)
 
 
 def register_commands(app):

@@ -23,6 +23,10 @@ from server.models import (
     Assignment,
     AuditEvent,
     AuthSession,
+    Case,
+    CaseAnswer,
+    CaseAttachment,
+    CaseDecision,
     Checkin,
     CheckinReview,
     Draw,
@@ -34,7 +38,11 @@ from server.models import (
     Photo,
     Policy,
     Posting,
+    Problem,
+    Recommendation,
+    Rectification,
     Region,
+    ReplacementObligation,
     Unit,
     User,
     assignment_inspector,
@@ -249,9 +257,84 @@ def _checkin_rule(user, prefix):
 
 
 def _photo_rule(user, prefix):
-    # A photo is visible exactly when its check-in is.
+    # A photo is visible exactly when its check-in is, or its rectification's problem.
     visible = select(Checkin.id).where(_checkin_rule(user, prefix))
-    return Photo.checkin_id.in_(visible)
+    rectifications = select(Rectification.id).where(
+        Rectification.problem_id.in_(select(Problem.id).where(_problem_rule(user, prefix)))
+    )
+    return or_(Photo.checkin_id.in_(visible), Photo.rectification_id.in_(rectifications))
+
+
+def _in_subtree_postings(prefix):
+    return select(Posting.id).where(Posting.village_id.in_(subtree_ids(prefix)))
+
+
+def _problem_rule(user, prefix):
+    """The department of the village; the inspectors whose finding raised it; the cadre
+    of the posting it concerns, once it is on the list (not while a finding is a draft)."""
+    clauses = []
+    if user.has_role("inspector"):
+        raised = select(Finding.id).where(_finding_rule(user, prefix))
+        clauses.append(Problem.finding_id.in_(raised))
+    if user.has_role("cadre"):
+        mine = select(Posting.id).where(Posting.cadre_id == user.id)
+        clauses.append(Problem.posting_id.in_(mine) & (Problem.status != "draft"))
+    if prefix is not None and user.has_role("reviewer"):
+        clauses.append(Problem.village_id.in_(subtree_ids(prefix)))
+    return or_(*clauses) if clauses else false()
+
+
+def _rectification_rule(user, prefix):
+    return Rectification.problem_id.in_(select(Problem.id).where(_problem_rule(user, prefix)))
+
+
+def _recommendation_rule(user, prefix):
+    # The cadre sees every recommendation about them (DOMAIN.md: and may answer it).
+    clauses = []
+    if user.has_role("cadre"):
+        clauses.append(
+            Recommendation.posting_id.in_(select(Posting.id).where(Posting.cadre_id == user.id))
+        )
+    if prefix is not None and user.has_role("reviewer"):
+        clauses.append(Recommendation.posting_id.in_(_in_subtree_postings(prefix)))
+    return or_(*clauses) if clauses else false()
+
+
+def _case_rule(user, prefix):
+    clauses = []
+    if user.has_role("cadre"):
+        clauses.append(Case.cadre_id == user.id)
+    if prefix is not None and user.has_role("reviewer"):
+        clauses.append(Case.posting_id.in_(_in_subtree_postings(prefix)))
+    return or_(*clauses) if clauses else false()
+
+
+def _visible_cases(user, prefix):
+    return select(Case.id).where(_case_rule(user, prefix))
+
+
+def _case_answer_rule(user, prefix):
+    return CaseAnswer.case_id.in_(_visible_cases(user, prefix))
+
+
+def _case_attachment_rule(user, prefix):
+    answers = select(CaseAnswer.id).where(CaseAnswer.case_id.in_(_visible_cases(user, prefix)))
+    return CaseAttachment.answer_id.in_(answers)
+
+
+def _case_decision_rule(user, prefix):
+    return CaseDecision.case_id.in_(_visible_cases(user, prefix))
+
+
+def _replacement_rule(user, prefix):
+    # The department where the cadre served, and the one over the dispatching unit.
+    if prefix is not None and user.has_role("reviewer"):
+        units = select(Unit.id).where(Unit.region_id.in_(subtree_ids(prefix)))
+        return or_(
+            ReplacementObligation.recalled_posting_id.in_(_in_subtree_postings(prefix)),
+            ReplacementObligation.unit_id.in_(units),
+        )
+    return false()
 
 
 def _flag_rule(user, prefix):
@@ -344,6 +427,14 @@ SCOPE_RULES = {
     Leave: _leave_rule,
     Policy: _policy_rule,
     MonthClosure: _closure_rule,
+    Problem: _problem_rule,
+    Rectification: _rectification_rule,
+    Recommendation: _recommendation_rule,
+    Case: _case_rule,
+    CaseAnswer: _case_answer_rule,
+    CaseAttachment: _case_attachment_rule,
+    CaseDecision: _case_decision_rule,
+    ReplacementObligation: _replacement_rule,
     AuditEvent: _admin_only_rule,
 }
 

@@ -178,7 +178,7 @@ def _table(rows):
     "--stale-minutes", type=int, default=None, help="Default: 60 (storage.STALE_MINUTES)."
 )
 def check_storage(repair, stale_minutes):
-    """Compare evidence files with photo rows; exit 1 on orphans, missing or tampered files."""
+    """Compare evidence files with photo and attachment rows; exit 1 on any problem."""
     from server import storage
     from server.extensions import db
 

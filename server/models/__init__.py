@@ -2,6 +2,15 @@
 
 from server.models.attendance import CheckinReview, MonthClosure
 from server.models.audit import AuditEvent
+from server.models.cases import (
+    Case,
+    CaseAnswer,
+    CaseAttachment,
+    CaseDecision,
+    Recommendation,
+    Rectification,
+    ReplacementObligation,
+)
 from server.models.checkins import Checkin, Flag, Photo
 from server.models.draws import (
     Assignment,
@@ -20,6 +29,13 @@ from server.models.units import Unit
 from server.models.users import AuthSession, Device, RefreshToken, User, UserRole
 
 __all__ = [
+    "Case",
+    "CaseAnswer",
+    "CaseAttachment",
+    "CaseDecision",
+    "Recommendation",
+    "Rectification",
+    "ReplacementObligation",
     "CalendarDay",
     "CalendarYear",
     "CheckinReview",

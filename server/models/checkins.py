@@ -97,6 +97,10 @@ class Checkin(db.Model):
         back_populates="checkin", order_by="Photo.position"
     )
     flags: Mapped[list["Flag"]] = relationship(back_populates="checkin", order_by="Flag.id")
+    # Reviewers' decisions, oldest first (read-only here: reviews.decide writes them).
+    reviews: Mapped[list["CheckinReview"]] = relationship(  # noqa: F821
+        viewonly=True, order_by="CheckinReview.id"
+    )
 
 
 class Photo(db.Model):
@@ -107,10 +111,15 @@ class Photo(db.Model):
     __table_args__ = (
         UniqueConstraint("checkin_id", "sha256"),
         UniqueConstraint("checkin_id", "position"),
+        UniqueConstraint("rectification_id", "position"),
+        CheckConstraint("(checkin_id IS NULL) <> (rectification_id IS NULL)", name="one_owner"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    checkin_id: Mapped[int] = mapped_column(ForeignKey("checkin.id"), index=True)
+    # A photo belongs to a check-in, or to a rectification submission (the problem
+    # ledger's evidence); exactly one of the two.
+    checkin_id: Mapped[int | None] = mapped_column(ForeignKey("checkin.id"), index=True)
+    rectification_id: Mapped[int | None] = mapped_column(ForeignKey("rectification.id"), index=True)
     position: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     format: Mapped[str] = mapped_column(String(10))
@@ -131,7 +140,7 @@ class Photo(db.Model):
     model: Mapped[str | None] = mapped_column(String(100))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
-    checkin: Mapped[Checkin] = relationship(back_populates="photos")
+    checkin: Mapped[Checkin | None] = relationship(back_populates="photos")
 
     @property
     def exif_taken_at(self):

@@ -25,8 +25,10 @@ def canonical_json(value):
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
-def event_hash(event):
-    content = {
+def hashed_fields(event):
+    """Every field an event's hash covers, `at` exactly as hashed (the verifiers of
+    published evidence recompute the hash from these)."""
+    return {
         "seq": event.seq,
         "at": event.at.astimezone(UTC).isoformat(timespec="microseconds"),
         "actor_id": event.actor_id,
@@ -37,7 +39,10 @@ def event_hash(event):
         "request_id": event.request_id,
         "prev_hash": event.prev_hash,
     }
-    return hashlib.sha256(canonical_json(content).encode()).hexdigest()
+
+
+def event_hash(event):
+    return hashlib.sha256(canonical_json(hashed_fields(event)).encode()).hexdigest()
 
 
 def _lock_chain():

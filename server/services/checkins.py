@@ -13,18 +13,20 @@ from http import HTTPStatus
 from zoneinfo import ZoneInfo
 
 from flask import current_app
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import or_
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload, selectinload
 
 from server import auth
 from server.errors import AppError, Conflict, Invalid
 from server.extensions import db
-from server.models import Checkin, Flag, Household, Posting
+from server.models import Checkin, CheckinReview, Flag, Household, Posting, User
 from server.models.checkins import MAX_PHOTOS
 from server.models.postings import RESIDENT_ROLES
 from server.models.regions import subtree_prefix
 from server.models.types import utcnow
-from server.services import audit, evidence, photos, rollcalls, verification
+from server.services import audit, evidence, leaves, rollcalls, verification
 from server.services.audit import canonical_json
 from server.services.policies import checkin_policy
 
@@ -44,12 +46,6 @@ CONTENT_FIELDS = (
     "note",
     "challenge_id",
 )
-
-
-@dataclass
-class Upload:
-    data: bytes
-    facts: object  # photos.PhotoFacts
 
 
 @dataclass
@@ -84,7 +80,28 @@ def submit(*, actor, photo_files, target=None, **fields):
         if existing is None:
             raise
         return _resend(actor, existing, digest, photo_files)
-    return Submission(checkin, True)
+    return Submission(_reloaded(checkin), True)
+
+
+def _reloaded(checkin):
+    """The committed check-in with all that its answer shows, read in one query: the
+    commit expired it, and lazy loads would cost a query each (check-in, village, flags,
+    photos, and the submitter with their roles, which decide what flag details show)."""
+    (checkin_id,) = sa_inspect(checkin).identity  # checkin.id would refresh it first
+    return (
+        db.session.execute(
+            db.select(Checkin)
+            .where(Checkin.id == checkin_id)
+            .options(
+                joinedload(Checkin.village),
+                joinedload(Checkin.flags),
+                joinedload(Checkin.photos),
+                joinedload(Checkin.cadre).joinedload(User.role_rows),
+            )
+        )
+        .unique()
+        .scalar_one()
+    )
 
 
 def _by_client_id(client_id):
@@ -101,18 +118,7 @@ def _inspect(photo_files):
             f"每次签到最多 {MAX_PHOTOS} 张照片。",
             errors={"photos": [f"At most {MAX_PHOTOS}."]},
         )
-    cfg = current_app.config
-    inspected = []
-    for index, data in enumerate(photo_files):
-        try:
-            fact = photos.inspect(
-                data, max_bytes=cfg["MAX_PHOTO_BYTES"], max_pixels=cfg["MAX_PHOTO_PIXELS"]
-            )
-        except AppError as exc:
-            exc.errors = {**exc.errors, "photo_index": index}
-            raise
-        inspected.append(Upload(data, fact))
-    return inspected
+    return evidence.inspect_uploads(photo_files)
 
 
 def _create(actor, fields, digest, uploads, target=None):
@@ -149,28 +155,33 @@ def _create(actor, fields, digest, uploads, target=None):
         mock_location=fields.get("mock_location"),
         note=fields.get("note"),
         verdict="accepted",
+        # Known empty: attaching photos and flags needs no query to load them first.
+        photos=[],
+        flags=[],
     )
     db.session.add(checkin)
-    db.session.flush()  # the client_id race is decided here
-    if fields.get("challenge_id") is not None:
-        rollcalls.answer(actor=actor, challenge_id=fields["challenge_id"], checkin=checkin)
     added = evidence.attach_photos(checkin, uploads)
-    # The rules only read rows already flushed; one flush at commit writes the rest.
+    # The rules run before the row is written (see verification.assess), so it is
+    # inserted once with its verdict and flags instead of inserted and then updated.
     with db.session.no_autoflush:
         flags = verification.assess(checkin, policy)
         _apply_flags(checkin, flags)
         _learn_household_position(checkin, flags)
-        audit.record(
-            "checkin.submit",
-            checkin,
-            actor=actor,
-            summary={
-                "client_id": checkin.client_id,
-                "verdict": checkin.verdict,
-                "flags": [f["code"] for f in flags],
-                "photos": [p.sha256 for p in added],
-            },
-        )
+    db.session.flush()  # the client_id race is decided here
+    leaves.close_on_return(checkin)
+    if fields.get("challenge_id") is not None:
+        rollcalls.answer(actor=actor, challenge_id=fields["challenge_id"], checkin=checkin)
+    audit.record(
+        "checkin.submit",
+        checkin,
+        actor=actor,
+        summary={
+            "client_id": checkin.client_id,
+            "verdict": checkin.verdict,
+            "flags": [f["code"] for f in flags],
+            "photos": [p.sha256 for p in added],
+        },
+    )
     db.session.commit()
     return checkin
 
@@ -185,7 +196,8 @@ def _target(actor, fields, local_date):
     )
     if fields["kind"] != "household_visit":
         posting = db.session.execute(
-            active.where(Posting.role.in_(RESIDENT_ROLES))
+            # The village comes along: the policy and the rules read it next.
+            active.where(Posting.role.in_(RESIDENT_ROLES)).options(joinedload(Posting.village))
         ).scalar_one_or_none()
         if posting is None:
             raise _no_posting()
@@ -312,6 +324,13 @@ def list_(
         stmt = stmt.where(Checkin.kind == kind)
     if flag:
         stmt = stmt.where(Checkin.id.in_(db.select(Flag.checkin_id).where(Flag.code == flag)))
+    # A page of check-ins loads its photos, flags and villages in three queries, not per row.
+    stmt = stmt.options(
+        selectinload(Checkin.photos),
+        selectinload(Checkin.flags),
+        selectinload(Checkin.village),
+        selectinload(Checkin.reviews).selectinload(CheckinReview.reviewer),
+    )
     return stmt.order_by(Checkin.captured_at.desc(), Checkin.id.desc())
 
 

@@ -11,9 +11,11 @@ import hashlib
 import itertools
 import os
 from dataclasses import asdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+from flask import current_app
 from geopy.distance import geodesic
 
 from config import BASE_DIR
@@ -24,7 +26,7 @@ from server.errors import Conflict, Invalid
 from server.extensions import db
 from server.models import Household, Posting, Region, Unit, User
 from server.models.regions import DEFAULT_GEOFENCE_M, code_prefix, level_of_code
-from server.services import audit
+from server.services import audit, demo_attendance
 from server.services.regions import parent_code_of
 
 DEFAULT_REGIONS_DIR = BASE_DIR.parent / "shared" / "testdata" / "regions"
@@ -321,7 +323,19 @@ def seed(*, regions_dir, if_empty=False):
             "演示数据只能写入空数据库。",
         )
     _insert_people(the_plan, *_insert_places(the_plan))
-    audit.record("demo.seed", object_type="demo", summary=the_plan.counts())
+    db.session.flush()
+    today = datetime.now(ZoneInfo(current_app.config["TIMEZONE"])).date()
+    postings = db.session.execute(db.select(Posting).order_by(Posting.id)).scalars().all()
+    departments = {  # who approved the demo's leave: the county's department
+        user.jurisdiction.code: user
+        for user in db.session.execute(db.select(User).where(User.jurisdiction_id.is_not(None)))
+        .scalars()
+        .all()
+        if user.has_role("reviewer")
+    }
+    checkins = demo_attendance.seed_history(postings, today, departments=departments)
+    counts = the_plan.counts() | {"checkins": checkins, "history_until": today.isoformat()}
+    audit.record("demo.seed", object_type="demo", summary=counts)
     db.session.commit()
     return the_plan
 

@@ -3,18 +3,45 @@ served to the people allowed to see them, recording who looked."""
 
 from dataclasses import dataclass
 
+from flask import current_app
+
 from server import auth, storage
-from server.errors import Invalid, NotFound
+from server.errors import AppError, Invalid, NotFound
 from server.extensions import db
 from server.models import Photo
 from server.models.checkins import MAX_PHOTOS
 from server.models.types import utcnow
-from server.services import audit
+from server.services import audit, photos
+
+
+@dataclass
+class Upload:
+    data: bytes
+    facts: object  # photos.PhotoFacts
+
+
+def inspect_uploads(photo_files):
+    """Every uploaded photo inspected with the configured limits, in order; the first
+    unusable one is refused with its index (`photo_index`) in the error."""
+    cfg = current_app.config
+    inspected = []
+    for index, data in enumerate(photo_files):
+        try:
+            fact = photos.inspect(
+                data, max_bytes=cfg["MAX_PHOTO_BYTES"], max_pixels=cfg["MAX_PHOTO_PIXELS"]
+            )
+        except AppError as exc:
+            exc.errors = {**exc.errors, "photo_index": index}
+            raise
+        inspected.append(Upload(data, fact))
+    return inspected
 
 
 def attach_photos(checkin, uploads):
     """Photo rows for new pictures (skipping ones already attached), files staged so
-    they land on disk only if the transaction commits."""
+    they land on disk only if the transaction commits. The rows are flushed with the
+    caller's next flush: no rule needs them in the database (a check-in's own photos
+    never count against it), and one flush fewer is a millisecond less a check-in."""
     have = {p.sha256 for p in checkin.photos}
     added = []
     for upload in uploads:
@@ -32,7 +59,6 @@ def attach_photos(checkin, uploads):
         storage.stage(db.session, upload.data, fact.sha256)
         have.add(fact.sha256)
         added.append(photo)
-    db.session.flush()
     return added
 
 

@@ -13,7 +13,7 @@ from server.extensions import db
 from server.models import Assignment, Checkin, Finding, FindingSignature, Flag, Problem
 from server.models.checkins import ARRIVAL
 from server.models.types import utcnow
-from server.services import audit, checkins
+from server.services import audit, checkins, rules
 from server.services.lookups import unit_by_id
 from server.services.policies import SEVERITY, checkin_policy
 
@@ -84,7 +84,8 @@ def create(
             Problem(
                 posting_id=assignment.posting_id,
                 village_id=assignment.village_id,
-                status="pending",
+                # Not on the list (nor shown to the cadre) until the finding is final.
+                status="draft",
                 **item,
             )
         )
@@ -163,18 +164,24 @@ def _finalize_if_signed(finding, actor):
     finding.status, finding.finalized_at = "final", utcnow()
     for problem in finding.problems:
         problem.status = "open"
-    contradicted = _cross_check(finding) if finding.outcome == "absent" else []
+    contradicted, reopened = _cross_check(finding) if finding.outcome == "absent" else ([], [])
     audit.record(
         "finding.final",
         finding,
         actor=actor,
-        summary={"outcome": finding.outcome, "contradicted_checkins": contradicted},
+        summary={
+            "outcome": finding.outcome,
+            "contradicted_checkins": contradicted,
+            "returned_to_review": reopened,
+        },
     )
+    rules.run_for_finding(finding, actor=actor)
 
 
 def _cross_check(finding):
     """Absent at T: every presence the cadre claimed in that village on the same local
-    day is contradicted. Returns the ids of the check-ins marked."""
+    day is contradicted. Returns the ids of the check-ins marked, and of those among them
+    that a reviewer had decided: the new flag sends them back to the review queue."""
     assignment = finding.assignment
     day = finding.observed_at.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).date()
     policy = checkin_policy(assignment.village, day)
@@ -192,7 +199,7 @@ def _cross_check(finding):
         .scalars()
         .all()
     )
-    marked = []
+    marked, reopened = [], []
     for claim in claims:
         if any(f.code == "contradicted_by_inspection" for f in claim.flags):
             continue
@@ -209,7 +216,11 @@ def _cross_check(finding):
         )
         claim.verdict = "flagged"
         marked.append(claim.id)
-    return marked
+        if claim.review_decision is not None:
+            # Decided without this fact: the decision row stays on record, out of force.
+            claim.review_decision = None
+            reopened.append(claim.id)
+    return marked, reopened
 
 
 def get(*, actor, finding_id):

@@ -34,11 +34,24 @@ _caches_lock = threading.Lock()
 
 def near_duplicates(phash_int: int, *, max_distance=8, limit=5, session=None):
     """[(photo_id, distance)] of stored photos within max_distance, nearest first."""
-    session = session or db.session
+    found = _search(session or db.session, phash_int, max_distance, limit, None)
+    return [(photo_id, distance) for photo_id, _, distance in found]
+
+
+def nearest_elsewhere(phash_int: int, *, checkin_id, max_distance=8, session=None):
+    """(photo_id, its checkin_id, distance) of the nearest stored photo within
+    max_distance that is not one of check-in `checkin_id`'s (None: a check-in not yet
+    written, so any photo), or None. The check-in id comes with the confirming query,
+    so a match costs no query of its own."""
+    found = _search(session or db.session, phash_int, max_distance, 1, checkin_id)
+    return found[0] if found else None
+
+
+def _search(session, phash_int, max_distance, limit, skip_checkin_id):
     cache = _cache_for(session)
     cache.refresh(session)
     hits, distances = scan(*cache.snapshot(), phash_int, max_distance)
-    return _confirmed(session, cache, hits, distances, limit)
+    return _confirmed(session, cache, hits, distances, limit, skip_checkin_id)
 
 
 def scan(ids, hashes, alive, phash_int: int, max_distance: int):
@@ -62,20 +75,21 @@ def _cache_for(session) -> "_Cache":
         return _caches.setdefault(url, _Cache())
 
 
-def _confirmed(session, cache, hits, distances, limit):
-    """The first `limit` hits whose (id, hash) the database still has."""
+def _confirmed(session, cache, hits, distances, limit, skip_checkin_id=None):
+    """[(photo_id, checkin_id, distance)] of the first `limit` hits whose (id, hash) the
+    database still has, leaving out (but not forgetting) those of `skip_checkin_id`."""
     found = []
     for start in range(0, len(hits), _VERIFY_CHUNK):
         chunk = hits[start : start + _VERIFY_CHUNK]
         ids = [int(i) for i in cache.ids[chunk]]
-        query = select(Photo.id, Photo.phash_int).where(Photo.id.in_(ids))
-        rows = dict(session.execute(query).all())
+        query = select(Photo.id, Photo.phash_int, Photo.checkin_id).where(Photo.id.in_(ids))
+        rows = {row.id: row for row in session.execute(query)}
         for index, photo_id in zip(chunk, ids, strict=True):
-            stored = rows.get(photo_id)
-            if stored is not None and stored & _MASK == int(cache.hashes[index]):
-                found.append((photo_id, int(distances[index])))
-            else:
+            row = rows.get(photo_id)
+            if row is None or row.phash_int & _MASK != int(cache.hashes[index]):
                 cache.forget(index)
+            elif skip_checkin_id is None or row.checkin_id != skip_checkin_id:
+                found.append((photo_id, row.checkin_id, int(distances[index])))
             if len(found) == limit:
                 return found
     return found

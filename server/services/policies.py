@@ -9,11 +9,14 @@ county that changes `attendance.min_days_per_month` keeps the city's other setti
 
 from copy import deepcopy
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from server import auth
 from server.extensions import db
 from server.models.policies import Policy
 from server.models.regions import LEVEL_DIGITS, LEVELS, Region
+from server.services import audit
+from server.services.lookups import region_by_code
 
 DEFAULT_POLICY = {
     "attendance": {
@@ -65,6 +68,38 @@ DEFAULT_POLICY = {
         "max_sync_delay_h": 72,
         # An inspection's "absent" contradicts presence claimed on the same local day.
         "contradiction_window": "same_day",
+    },
+    "consequences": {
+        # Evidence makes recommendations, never decisions (DOMAIN.md, consequences).
+        "rules": {
+            "month_below_minimum": {"enabled": True, "measure": "reminder"},
+            "consecutive_months_below": {"enabled": True, "months": 2, "measure": "talk"},
+            "absence_found": {"enabled": True, "measure": "circulated_criticism"},
+            "false_checkin": {"enabled": True, "measure": "recall"},
+            "annual_leave_over_cap": {"enabled": True, "measure": "recall"},
+            "sustained_service": {"enabled": True, "months": 3, "measure": "commendation"},
+        },
+        # Days the cadre has to explain or appeal before a decision.
+        "answer_days": 7,
+        # Who decides each measure: the mildest the township, the rest the county.
+        "decision_levels": {
+            "commendation": "county",
+            "reminder": "township",
+            "talk": "county",
+            "circulated_criticism": "county",
+            "admonition": "county",
+            "recall": "county",
+        },
+        # After a recall: years barred from promotion (0: none), and the days the
+        # dispatching unit has to send a replacement.
+        "promotion_bar_years": 2,
+        "replacement_days": 30,
+        # Points off the dispatching unit's score for each absence inspectors find.
+        "deduction_per_absence": 0.1,
+        # The annual grade suggested by unexcused absences found (published county
+        # rules): any rules out the top grade, this many gives the third, this many the
+        # lowest.
+        "grades": {"basically_competent_from": 2, "incompetent_from": 3},
     },
 }
 
@@ -122,18 +157,96 @@ def versions_in_force(codes, on_date):
     return latest
 
 
-def policy_for(region, on_date):
-    """The whole policy in force in `region` on `on_date` (a fresh dict)."""
+def _in_force(region, on_date):
+    """(the merged policy, the versions merged into it province first)."""
     codes = ancestor_codes(region.code)
     latest = versions_in_force(codes, on_date)
+    sources = [latest[code] for code in codes if code in latest]
     policy = DEFAULT_POLICY
-    for code in codes:
-        if code in latest:
-            policy = merge(policy, latest[code].rules)
-    return deepcopy(policy)
+    for version in sources:
+        policy = merge(policy, version.rules)
+    return deepcopy(policy), sources
+
+
+def policy_for(region, on_date):
+    """The whole policy in force in `region` on `on_date` (a fresh dict)."""
+    return _in_force(region, on_date)[0]
 
 
 def checkin_policy(region, on_date):
     """What verification and submission need: the thresholds and the photo duty."""
     policy = policy_for(region, on_date)
     return {**policy["thresholds"], "photo_required": policy["checkin"]["photo_required"]}
+
+
+def in_force(*, region_code, on_date):
+    """The policy in force, and which versions from which regions made it so."""
+    region = region_by_code(region_code, "region_code")
+    policy, versions = _in_force(region, on_date)
+    return {
+        "region_code": region.code,
+        "on_date": on_date,
+        "policy": policy,
+        "sources": [
+            {
+                "policy_id": version.id,
+                "region_code": version.region.code,
+                "region_name": version.region.name,
+                "level": version.region.level,
+                "version": version.version,
+                "effective_from": version.effective_from,
+                "rules": version.rules,
+            }
+            for version in versions
+        ],
+    }
+
+
+def get(*, actor, policy_id):
+    return auth.get_visible(Policy, policy_id, actor)
+
+
+def list_(*, actor, region_code=None, include_ancestors=False):
+    stmt = auth.scoped(select(Policy), Policy, actor).join(Policy.region)
+    if region_code is not None:
+        region = region_by_code(region_code, "region_code")
+        codes = ancestor_codes(region.code) if include_ancestors else [region.code]
+        stmt = stmt.where(Region.code.in_(codes))
+    return stmt.order_by(Region.code, Policy.effective_from, Policy.version)
+
+
+def create(*, actor, region_code, effective_from, rules, reason):
+    """The region's next version. Never an edit: a correction is a later version with
+    the same effective date, which wins over the one it corrects."""
+    from server.services.closures import ensure_open  # closures imports this module
+
+    region = region_by_code(region_code, "region_code")
+    auth.ensure_manages(actor, region)
+    ensure_open(region, effective_from)
+    latest = db.session.execute(
+        select(func.max(Policy.version)).where(Policy.region_id == region.id)
+    ).scalar_one()
+    policy = Policy(
+        region=region,
+        version=(latest or 0) + 1,
+        effective_from=effective_from,
+        rules=rules,
+        reason=reason,
+        created_by_id=actor.id,
+    )
+    db.session.add(policy)
+    db.session.flush()
+    audit.record(
+        "policy.create",
+        policy,
+        actor=actor,
+        summary={
+            "region": region.code,
+            "version": policy.version,
+            "effective_from": effective_from.isoformat(),
+            "rules": rules,
+            "reason": reason,
+        },
+    )
+    db.session.commit()
+    return policy

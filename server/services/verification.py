@@ -7,7 +7,7 @@ front of a reviewer, who decides. So every flag carries the numbers a reviewer n
 from datetime import timedelta, timezone
 
 from geopy.distance import geodesic
-from sqlalchemy import func
+from sqlalchemy import case, func
 
 from server.extensions import db
 from server.models import Checkin, Device, Photo
@@ -157,14 +157,12 @@ def photo_reuse(checkin, new_photos, policy):
             continue
         if photos.featureless(photo.phash_int):
             continue  # blank frames all hash alike; only identical bytes count for them
-        # The index sees this transaction's own photos too: leave room for them.
-        for photo_id, dist in photo_index.near_duplicates(
-            photo.phash_int, max_distance=policy["phash_max_distance"], limit=5 + len(new_photos)
-        ):
-            other = db.session.get(Photo, photo_id)
-            if other is not None and other.checkin_id != checkin.id:
-                matches.append(_match(photo, other.id, other.checkin_id, dist, "near_duplicate"))
-                break
+        hit = photo_index.nearest_elsewhere(
+            photo.phash_int, checkin_id=checkin.id, max_distance=policy["phash_max_distance"]
+        )
+        if hit is not None:
+            photo_id, other_checkin_id, dist = hit
+            matches.append(_match(photo, photo_id, other_checkin_id, dist, "near_duplicate"))
     if not matches:
         return []
     first = matches[0]
@@ -228,15 +226,18 @@ def travel(checkin, policy):
 
 
 def _time_neighbours(checkin):
-    base = db.select(Checkin).where(Checkin.cadre_id == checkin.cadre_id, Checkin.id != checkin.id)
+    # Plain columns, not Checkin objects: the rule needs four values of each.
+    base = db.select(Checkin.id, Checkin.latitude, Checkin.longitude, Checkin.captured_at).where(
+        Checkin.cadre_id == checkin.cadre_id, Checkin.id != checkin.id
+    )
     before = db.session.execute(
         base.where(Checkin.captured_at <= checkin.captured_at)
         .order_by(Checkin.captured_at.desc())
         .limit(1)
-    ).scalar_one_or_none()
+    ).first()
     after = db.session.execute(
         base.where(Checkin.captured_at > checkin.captured_at).order_by(Checkin.captured_at).limit(1)
-    ).scalar_one_or_none()
+    ).first()
     return [c for c in (before, after) if c is not None]
 
 
@@ -244,40 +245,48 @@ def _time_neighbours(checkin):
 
 
 def device(checkin, policy):
-    others = (
-        db.session.execute(
-            db.select(Checkin.cadre_id)
-            .where(Checkin.device_id == checkin.device_id, Checkin.cadre_id != checkin.cadre_id)
-            .union(
-                db.select(Device.user_id).where(
-                    Device.device_id == checkin.device_id, Device.user_id != checkin.cadre_id
-                )
-            )
-        )
-        .scalars()
-        .all()
-    )
-    if others:
+    mine = Checkin.cadre_id == checkin.cadre_id
+    this_device = Checkin.device_id == checkin.device_id
+    # One pass over the cadre's check-ins and the device's: a phone only its owner
+    # uses, the usual case, costs one query; the names of the others, a second.
+    earlier, used_before, others_checkins, others_registered = db.session.execute(
+        db.select(
+            func.count(case((mine, 1))),
+            func.count(case((mine & this_device, 1))),
+            func.count(case((~mine, 1))),
+            db.exists().where(
+                Device.device_id == checkin.device_id, Device.user_id != checkin.cadre_id
+            ),
+        ).where(Checkin.id != checkin.id, mine | this_device)
+    ).one()
+    if others_checkins or others_registered:
         return [
             _flag(
                 "new_device",
                 "high",
                 reason="shared",
                 device_id=checkin.device_id,
-                other_cadre_ids=sorted(set(others)),
+                other_cadre_ids=_other_users_of(checkin),
             )
         ]
-    earlier = db.select(func.count()).where(
-        Checkin.cadre_id == checkin.cadre_id, Checkin.id != checkin.id
-    )
-    if db.session.execute(earlier).scalar_one() == 0:
+    if earlier == 0:
         return []  # everyone's first check-in comes from some device
-    used_before = db.session.execute(
-        earlier.where(Checkin.device_id == checkin.device_id)
-    ).scalar_one()
     if used_before:
         return []
     return [_flag("new_device", reason="unseen", device_id=checkin.device_id)]
+
+
+def _other_users_of(checkin):
+    ids = db.session.execute(
+        db.select(Checkin.cadre_id)
+        .where(Checkin.device_id == checkin.device_id, Checkin.cadre_id != checkin.cadre_id)
+        .union(
+            db.select(Device.user_id).where(
+                Device.device_id == checkin.device_id, Device.user_id != checkin.cadre_id
+            )
+        )
+    ).scalars()
+    return sorted(set(ids))
 
 
 def repeated_position(checkin, policy):
@@ -314,7 +323,9 @@ PHOTO_RULES = (exif_position, photo_time, photo_reuse)
 
 
 def assess(checkin, policy):
-    """All flags for a new check-in (its photos included)."""
+    """All flags for a new check-in (its photos included). It may not be written yet:
+    then its id is None, and each rule's "not this check-in" condition (`Checkin.id !=
+    checkin.id`, `Photo.checkin_id != checkin.id`) becomes IS NOT NULL, every row."""
     flags = []
     for rule in CHECKIN_RULES:
         flags += rule(checkin, policy)

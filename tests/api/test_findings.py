@@ -70,7 +70,7 @@ def test_the_whole_cycle_from_draw_to_verified_proof(client, world, make, visit,
     draft = file_finding(client, assignment, first, arrival_checkin_id=arrival.json["id"])
     assert draft.status_code == 201, draft.json
     assert draft.json["status"] == "draft" and len(draft.json["signed_by"]) == 1
-    assert draft.json["problems"][0]["status"] == "pending"
+    assert draft.json["problems"][0]["status"] == "draft"
     # Not yet held against anyone: the cadre sees nothing, and the claim is untouched.
     assert client.get("/api/v1/findings", headers=cadre).json == []
     assert_error(

@@ -6,13 +6,16 @@ in A1, cadre_b in B1; aid_cadre_a is paired with household_a in A2; household_b 
 """
 
 import re
+from datetime import date
 
 import pytest
 
 from server.extensions import db
-from server.models import Assignment
+from server.models import Assignment, Case, Flag, Recommendation
+from tests.api.case_kit import answer
 from tests.api.checkin_kit import submit
 
+MONTH = "2026-03"  # a month every posting of the world served
 CALLERS = [
     "admin",
     "city_reviewer",
@@ -48,11 +51,37 @@ VISIBLE_TO = {
     "assignment_a": {"admin", "city_reviewer", "reviewer_a", "inspector_a"},
     # Its finding, still a draft: the team and the department only.
     "finding_a": {"admin", "city_reviewer", "reviewer_a", "inspector_a"},
+    # Leave requests: the cadre and the departments over the posting's village.
+    "leave_a": {"admin", "city_reviewer", "reviewer_a", "cadre_a"},
+    "leave_b": {"admin", "city_reviewer", "reviewer_b", "cadre_b"},
+    # County A's March, closed by its department.
+    "closure_a": {"admin", "city_reviewer", "reviewer_a"},
+    # A decision on checkin_a, and open flags on both: visible exactly as their check-ins.
+    "review_a": {"admin", "city_reviewer", "reviewer_a", "cadre_a", "inspector_a"},
+    "flag_a": {"admin", "city_reviewer", "reviewer_a", "cadre_a", "inspector_a"},
+    "flag_b": {"admin", "city_reviewer", "reviewer_b", "cadre_b"},
+    # The rules people are held to are public to everyone.
+    "policy_a": set(CALLERS),
+    # Entered by county A's department about posting_a: the departments and the cadre.
+    "problem_a": {"admin", "city_reviewer", "reviewer_a", "cadre_a"},
+    # A case against cadre_a: the departments over the posting, and the cadre it concerns.
+    "case_a": {"admin", "city_reviewer", "reviewer_a", "cadre_a"},
+    # The cadre's answer to it, with a file: visible exactly as its case.
+    "case_attachment_a": {"admin", "city_reviewer", "reviewer_a", "cadre_a"},
+    # The reminder closing county A's March made for posting_a: departments and the cadre.
+    "recommendation_a": {"admin", "city_reviewer", "reviewer_a", "cadre_a"},
+    # Unit B's accountability: the departments over its home region (county B).
+    "accountability_b": {"admin", "city_reviewer", "reviewer_b"},
+    # A year's assessment sheet: every department, for its own jurisdiction.
+    "assessment_year": {"admin", "city_reviewer", "reviewer_a", "reviewer_b"},
 }
 # Endpoints only some roles may call at all: everyone else gets 403, whatever the id.
 ROLE_GATED = {
+    "/api/v1/attendance/closures/{closure_id}": {"admin", "reviewer"},
     "/api/v1/draws/{draw_id}": {"admin", "reviewer"},
     "/api/v1/assignments/{assignment_id}": {"admin", "reviewer", "inspector"},
+    "/api/v1/units/{unit_id}/accountability": {"admin", "reviewer"},
+    "/api/v1/assessments/{year}.xlsx": {"admin", "reviewer"},
 }
 # Before publication a proof is "not yet" (409) to its department, "no such draw" (404)
 # to everyone else.
@@ -71,6 +100,19 @@ ID_PATHS = {
     "/api/v1/draws/{draw_id}/proof": ["draw_a"],
     "/api/v1/assignments/{assignment_id}": ["assignment_a"],
     "/api/v1/findings/{finding_id}": ["finding_a"],
+    "/api/v1/leaves/{leave_id}": ["leave_a", "leave_b"],
+    "/api/v1/attendance/{posting_id}/{month}": ["posting_a", "posting_b"],
+    "/api/v1/attendance/{posting_id}/{month}/export": ["posting_a", "posting_b"],
+    "/api/v1/attendance/closures/{closure_id}": ["closure_a"],
+    "/api/v1/policies/{policy_id}": ["policy_a"],
+    "/api/v1/reviews/{review_id}": ["review_a"],
+    "/api/v1/problems/{problem_id}": ["problem_a"],
+    "/api/v1/cases/{case_id}/evidence.zip": ["case_a"],
+    "/api/v1/cases/{case_id}": ["case_a"],
+    "/api/v1/cases/{case_id}/attachments/{attachment_id}": ["case_attachment_a"],
+    "/api/v1/recommendations/{recommendation_id}": ["recommendation_a"],
+    "/api/v1/units/{unit_id}/accountability": ["accountability_b"],
+    "/api/v1/assessments/{year}.xlsx": ["assessment_year"],
 }
 
 LISTS = {
@@ -81,12 +123,19 @@ LISTS = {
     "/api/v1/draws": ["draw_a"],
     "/api/v1/assignments": ["assignment_a"],
     "/api/v1/findings": ["finding_a"],
+    "/api/v1/leaves": ["leave_a", "leave_b"],
+    "/api/v1/policies": ["policy_a"],
+    "/api/v1/flags": ["flag_a", "flag_b"],
+    "/api/v1/problems": ["problem_a"],
+    "/api/v1/cases": ["case_a"],
+    "/api/v1/recommendations": ["recommendation_a"],
 }
 REVIEWERS = {"admin", "city_reviewer", "reviewer_a", "reviewer_b"}
 LIST_ROLES = {
     "/api/v1/users": REVIEWERS,
     "/api/v1/draws": REVIEWERS,
     "/api/v1/assignments": REVIEWERS | {"inspector_a"},
+    "/api/v1/flags": REVIEWERS,
 }
 
 
@@ -126,6 +175,68 @@ def objects(client, world, make):
         headers=make.headers(world.inspector_a),
     )
     ids["finding_a"] = finding.json["id"]
+    for suffix, cadre in (("a", world.cadre_a), ("b", world.cadre_b)):
+        leave = {"kind": "leave", "start_date": "2099-03-02", "end_date": "2099-03-03"}
+        ids[f"leave_{suffix}"] = client.post(
+            "/api/v1/leaves", json={**leave, "reason": "事假"}, headers=make.headers(cadre)
+        ).json["id"]
+    ids["policy_a"] = client.post(
+        "/api/v1/policies",
+        json={
+            "region_code": world.county_a.code,
+            "effective_from": "2026-01-01",
+            "rules": {"attendance": {"min_days_per_month": 18}},
+            "reason": "test",
+        },
+        headers=reviewer,
+    ).json["id"]
+    ids["problem_a"] = client.post(
+        "/api/v1/problems",
+        json={
+            "village_code": world.village_a1.code,
+            "posting_id": world.posting_a.id,
+            "category": "驻村管理",
+            "description": "值班表缺失。",
+            "deadline": "2099-01-01",
+        },
+        headers=reviewer,
+    ).json["id"]
+    ids["review_a"] = client.post(
+        f"/api/v1/checkins/{ids['checkin_a']}/reviews",
+        json={"decision": "accepted", "reason": "核实无误。"},
+        headers=reviewer,
+    ).json["id"]
+    for suffix in ("a", "b"):
+        flag = Flag(checkin_id=ids[f"checkin_{suffix}"], code="outside_geofence", severity="high")
+        db.session.add(flag)
+        db.session.flush()
+        ids[f"flag_{suffix}"] = flag.id
+    db.session.commit()
+    ids["closure_a"] = client.post(
+        "/api/v1/attendance/closures",
+        json={"region_code": world.county_a.code, "month": MONTH},
+        headers=reviewer,
+    ).json["id"]
+    ids["recommendation_a"] = db.session.execute(
+        db.select(Recommendation.id).where(Recommendation.posting_id == world.posting_a.id)
+    ).scalar_one()
+    ids["accountability_b"] = world.unit_b.id
+    ids["assessment_year"] = 2026
+    case = Case(
+        posting_id=world.posting_a.id,
+        cadre_id=world.cadre_a.id,
+        proposed_measure="reminder",
+        summary="三月出勤不足。",
+        evidence=[{"type": "checkin", "id": ids["checkin_a"]}],
+        decision_level="county",
+        answer_deadline=date(2026, 12, 31),
+        opened_by_id=world.reviewer_a.id,
+    )
+    db.session.add(case)
+    db.session.commit()
+    ids["case_a"] = case.id
+    answered = answer(client, make.headers(world.cadre_a), case.id, files=[("a.txt", b"note")])
+    ids["case_attachment_a"] = (case.id, answered.json["attachments"][0]["id"])
     return ids
 
 
@@ -154,7 +265,10 @@ def spec_paths(client):
 
 
 def concrete(path, object_id):
-    return re.sub(r"\{[^}]+\}", str(object_id), path)
+    """`object_id` fills every id in the path; a tuple fills them in order."""
+    path = path.replace("{month}", MONTH)
+    ids = iter(object_id if isinstance(object_id, tuple) else [object_id] * path.count("{"))
+    return re.sub(r"\{[^}]+\}", lambda _: str(next(ids)), path)
 
 
 def test_every_id_path_is_in_the_matrix(client):

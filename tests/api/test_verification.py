@@ -172,6 +172,15 @@ def test_a_different_photo_is_not_reused(client, cadre):
     assert "photo_reused" not in flag_codes(submit(client, cadre, photo_seed=14))
 
 
+def test_a_check_in_s_own_photos_are_not_reuse(client, cadre):
+    at = device_time()
+    photo = photo_for(at, seed=15)
+    response = post(client, cadre, fields(captured_at=at), [photo, photos.reencoded(photo)])
+    assert response.status_code == 201
+    assert len(response.json["photos"]) == 2
+    assert "photo_reused" not in flag_codes(response)
+
+
 # ---------------------------------------------------------------- travel and clock
 
 
@@ -185,6 +194,15 @@ def test_impossible_travel(client, world, cadre):
     assert details["speed_kmh"] > 150 and details["distance_km"] == pytest.approx(16, abs=3)
     slow = submit(client, cadre, captured_at=start + timedelta(hours=2), photo_seed=3, **far)
     assert "impossible_travel" not in flag_codes(slow)
+
+
+def test_impossible_travel_names_the_neighbour_before_when_both_are_too_far(client, world, cadre):
+    start = device_time(-timedelta(hours=3))
+    before = submit(client, cadre, captured_at=start).json
+    submit(client, cadre, captured_at=start + timedelta(minutes=10), photo_seed=2)
+    far = {"latitude": world.village_b1.latitude, "longitude": world.village_b1.longitude}
+    response = submit(client, cadre, captured_at=start + timedelta(minutes=5), photo_seed=3, **far)
+    assert flag(response, "impossible_travel")["details"]["other_checkin_id"] == before["id"]
 
 
 def test_impossible_travel_with_out_of_order_sync(client, world, cadre):

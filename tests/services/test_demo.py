@@ -200,8 +200,32 @@ def test_seeding_twice_gives_the_same_rows(app):
 
 def test_one_audit_event_with_the_counts_and_the_chain_verifies(seeded):
     events = _all(db.select(AuditEvent))
-    assert [(e.action, e.summary) for e in events] == [("demo.seed", seeded.counts())]
+    assert [e.action for e in events] == ["demo.seed"]
+    assert events[0].summary.items() >= seeded.counts().items()
+    assert events[0].summary["checkins"] > 0
     assert audit.verify_chain() == (1, None, None)
+
+
+def test_an_attendance_history_for_the_console(seeded):
+    """Last month and this month up to yesterday: most days present, some missing, some
+    flags awaiting review, approved leave and duty trips, one leave awaiting approval."""
+    from server.models import Checkin, Flag, Leave
+    from server.services import ledger
+    from server.services.demo_attendance import _history_days
+
+    admin = db.session.execute(db.select(User).where(User.phone == "13905540001")).scalar_one()
+    today = ledger.local_today()
+    last_month = _history_days(today)[0].strftime("%Y-%m")
+    rows = ledger.month_ledger(actor=admin, month=last_month).rows
+    statuses = {row["status"] for row in rows}
+    assert {"met", "not_met"} <= statuses
+    assert sum(row["days_absent"] for row in rows) > 0
+    assert any(row["households_visited"] for row in rows if row["standard"] != "days")
+    assert _all(db.select(Flag).where(Flag.status == "open"))
+    kinds = {(leave.kind, leave.status) for leave in _all(db.select(Leave))}
+    assert {("leave", "approved"), ("duty_trip", "approved"), ("leave", "pending")} <= kinds
+    days = {c.local_date for c in _all(db.select(Checkin))}
+    assert max(days) < today
 
 
 # ---------------------------------------------------------------- the command

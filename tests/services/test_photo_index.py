@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from server.extensions import db
 from server.models.checkins import Photo
 from server.services import photo_index
-from server.services.photo_index import near_duplicates
+from server.services.photo_index import near_duplicates, nearest_elsewhere
 
 H = -0x3A5C_96E1_0F24_B7D9  # a signed 64-bit pHash, as stored in Photo.phash_int
 _counter = itertools.count(1)
@@ -68,6 +68,18 @@ def test_finds_exact_and_near_and_ignores_nine_bits_away(checkin):
     assert near_duplicates(H, limit=2) == [(exact, 0), (one, 1)]
     assert near_duplicates(H, max_distance=0) == [(exact, 0)]
     assert near_duplicates(flip(H, 20)) == []
+
+
+def test_nearest_elsewhere_passes_over_the_check_in_s_own_photos(checkin, make, world):
+    other = make.checkin(world.posting_a)
+    own = add(checkin, H)
+    theirs = add(other, flip(H, 3))
+    assert nearest_elsewhere(H, checkin_id=checkin.id) == (theirs, other.id, 3)
+    # Passed over, not forgotten as stale.
+    assert near_duplicates(H) == [(own, 0), (theirs, 3)]
+    # A check-in not written yet (no id) has no photos of its own: anything matches.
+    assert nearest_elsewhere(H, checkin_id=None) == (own, checkin.id, 0)
+    assert nearest_elsewhere(flip(H, 20), checkin_id=None) is None
 
 
 def test_empty_table_then_first_row(checkin):

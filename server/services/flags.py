@@ -1,0 +1,139 @@
+"""The review queue: open flags in the reviewer's scope, most severe and oldest first,
+each with the evidence a person needs to decide (DESIGN.md, "Fair by construction": a
+flag never punishes by itself, it puts a check-in in front of a reviewer)."""
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import case
+from sqlalchemy.orm import selectinload
+
+from server import auth
+from server.extensions import db
+from server.models import Checkin, Flag, Photo
+from server.models.checkins import ARRIVAL, SEVERITIES
+from server.models.regions import subtree_prefix
+
+# critical first: the rank is the position in SEVERITIES read backwards.
+SEVERITY_RANK = case(
+    {severity: rank for rank, severity in enumerate(reversed(SEVERITIES))}, value=Flag.severity
+)
+# What a reuse match names that belongs to someone else's check-in.
+EARLIER_KEYS = ("earlier_checkin_id", "earlier_photo_id")
+
+
+def _evidence():
+    """What is shown of a check-in, loaded for a whole page at once (not row by row)."""
+    return (
+        selectinload(Checkin.photos),
+        selectinload(Checkin.cadre),
+        selectinload(Checkin.village),
+    )
+
+
+def list_(
+    *, actor, status="open", severity=None, code=None, region_code=None, posting_id=None, month=None
+):
+    # Arrivals are the inspectors' own records, never attendance: nothing to decide.
+    stmt = db.select(Flag).join(Flag.checkin).where(Checkin.kind != ARRIVAL)
+    stmt = auth.scoped(stmt, Flag, actor)
+    if status:
+        stmt = stmt.where(Flag.status == status)
+    if severity:
+        stmt = stmt.where(Flag.severity == severity)
+    if code:
+        stmt = stmt.where(Flag.code == code)
+    if region_code:
+        subtree = auth.subtree_ids(subtree_prefix(region_code))
+        stmt = stmt.where(Checkin.village_id.in_(subtree))
+    if posting_id is not None:
+        stmt = stmt.where(Checkin.posting_id == posting_id)
+    if month:
+        first, after = month_bounds(month)
+        stmt = stmt.where(Checkin.local_date >= first, Checkin.local_date < after)
+    return stmt.options(selectinload(Flag.checkin).options(*_evidence())).order_by(
+        SEVERITY_RANK, Flag.created_at, Flag.id
+    )
+
+
+def month_bounds(month):
+    """'2026-03' -> (2026-03-01, 2026-04-01)."""
+    year, number = (int(part) for part in month.split("-"))
+    first = date(year, number, 1)
+    return first, date(year + number // 12, number % 12 + 1, 1)
+
+
+@dataclass
+class ReuseMatch:
+    photo_sha256: str
+    match: str
+    hamming_distance: int
+    # Set only when the caller may see the earlier check-in; otherwise all they learn is
+    # that the picture was used before, somewhere outside their scope.
+    earlier_checkin: Checkin | None = None
+    earlier_photo: Photo | None = None
+
+    @property
+    def earlier_visible(self):
+        return self.earlier_checkin is not None
+
+
+@dataclass
+class FlagCase:
+    flag: Flag
+    details: dict
+    reused_from: list = field(default_factory=list)
+
+    def __getattr__(self, name):
+        # id, code, severity, status, created_at, checkin: the flag's own.
+        return getattr(self.flag, name)
+
+
+def cases(*, actor, flags):
+    """One page of flags with their reuse links resolved: the earlier check-ins the
+    caller may see are loaded in one query for the whole page."""
+    wanted = {
+        m["earlier_checkin_id"]
+        for flag in flags
+        if flag.code == "photo_reused"
+        for m in _matches(flag.details)
+    }
+    visible = {}
+    if wanted:
+        stmt = auth.scoped(db.select(Checkin).where(Checkin.id.in_(wanted)), Checkin, actor)
+        loaded = db.session.execute(stmt.options(*_evidence())).scalars()
+        visible = {c.id: c for c in loaded}
+    return [_case(flag, visible) for flag in flags]
+
+
+def _matches(details):
+    # One per photo of the check-in that matched; the first is repeated at the top level.
+    return details.get("matches", [])
+
+
+def _case(flag, visible):
+    if flag.code != "photo_reused":
+        return FlagCase(flag, flag.details)
+    reused = []
+    for m in _matches(flag.details):
+        earlier = visible.get(m["earlier_checkin_id"])
+        photos = earlier.photos if earlier is not None else []
+        photo = next((p for p in photos if p.id == m["earlier_photo_id"]), None)
+        reused.append(
+            ReuseMatch(m["photo_sha256"], m["match"], m["hamming_distance"], earlier, photo)
+        )
+    return FlagCase(flag, _redact(flag.details, set(visible)), reused)
+
+
+def _redact(details, visible_ids):
+    """The details without the ids of earlier check-ins the caller may not see."""
+
+    def clean(item):
+        if item.get("earlier_checkin_id") in visible_ids:
+            return dict(item)
+        return {k: v for k, v in item.items() if k not in EARLIER_KEYS}
+
+    redacted = clean(details)
+    if "matches" in details:
+        redacted["matches"] = [clean(m) for m in details["matches"]]
+    return redacted
