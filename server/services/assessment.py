@@ -10,6 +10,7 @@ grade is the person's.
 """
 
 import io
+import math
 from datetime import date
 
 from openpyxl import Workbook
@@ -84,12 +85,24 @@ def annual_rows(*, actor, year, region_code=None):
     policies = Policies({line["village_code"] for line in lines.values()})
     for line in lines.values():
         line["cadre_absent"] = absences_by_cadre[line["cadre_id"]]
-        grades = policies.on(line["village_code"], last)[0]["consequences"]["grades"]
-        line["grade"] = suggested_grade(line["cadre_absent"], grades)
+        policy = policies.on(line["village_code"], last)[0]
+        line["grade"] = suggested_grade(line["cadre_absent"], policy["consequences"]["grades"])
+        year_minimum(line, policy["attendance"]["min_days_per_year"], first, last)
     ordered = sorted(
         lines.values(), key=lambda r: (r["county_code"], r["village_code"], r["posting_id"])
     )
     return region, ordered
+
+
+def year_minimum(line, minimum, first, last):
+    """The policy's optional yearly minimum (e.g. 200 days), prorated to the days the
+    posting served in the year (months not over yet count as served)."""
+    if minimum is None:
+        line["year_required"] = line["year_met"] = None
+        return
+    days_in_year = (last - first).days + 1
+    line["year_required"] = math.ceil(minimum * line["days_posted"] / days_in_year)
+    line["year_met"] = "是" if line["days_counted"] >= line["year_required"] else "否"
 
 
 def _months(year):
@@ -115,11 +128,12 @@ def _count(lines, row):
                 "county_code",
                 "county_name",
             )
-        } | {"met": 0, "not_met": 0, "open": 0, "days_present": 0, "days_leave": 0}
+        } | dict.fromkeys(("met", "not_met", "open", "days_present", "days_leave"), 0)
+        line |= {"days_counted": 0, "days_posted": 0}
     status = row["status"]
     line["open" if status in ("open", "undetermined") else status] += 1
-    line["days_present"] += row["days_present"]
-    line["days_leave"] += row["days_leave"]
+    for key in ("days_present", "days_leave", "days_counted", "days_posted"):
+        line[key] += row[key]
 
 
 def _cases(postings, first, last):
@@ -164,6 +178,9 @@ COLUMNS = [
     ("待定月数", "open", 9),
     ("在岗天数", "days_present", 9),
     ("请假天数", "days_leave", 9),
+    ("计入天数", "days_counted", 9),
+    ("年度应驻天数", "year_required", 11),
+    ("年度达标", "year_met", 9),
     ("暗访次数", "findings_total", 9),
     ("暗访缺岗", "findings_absent", 9),
     ("本人全年缺岗", "cadre_absent", 12),

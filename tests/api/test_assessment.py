@@ -27,6 +27,9 @@ HEADER = [
     "待定月数",
     "在岗天数",
     "请假天数",
+    "计入天数",
+    "年度应驻天数",
+    "年度达标",
     "暗访次数",
     "暗访缺岗",
     "本人全年缺岗",
@@ -74,7 +77,10 @@ def case(make, world, posting, *decisions, opened=None):
 def year(client, make, world):
     """Five postings of 2025 (see the module's expected lines)."""
     policy(
-        make, world.county_a, {"attendance": {"min_days_per_month": 3}}, effective=date(2025, 1, 1)
+        make,
+        world.county_a,
+        {"attendance": {"min_days_per_month": 3, "min_days_per_year": 30}},
+        effective=date(2025, 1, 1),
     )
     policy(
         make,
@@ -134,18 +140,24 @@ def year(client, make, world):
 A1, A2, B1 = "东湖村委会", "西湖村委会", "南关村委会"
 LINES = {
     # 10 months with 3 days present, 2 without; 1 absence found: rules out 优秀 only.
-    "甲": ["凤台县", "城关镇", A1, "甲", "第一书记", "凤台县财政局", 10, 2, 0, 30, 2, 2, 1, 1, 2,
+    # County A asks 30 days a year (prorated to the days served); county B nothing.
+    "甲": ["凤台县", "城关镇", A1, "甲", "第一书记", "凤台县财政局",
+          10, 2, 0, 30, 2, 30, 30, "是", 2, 1, 1, 2,
            "约谈、不予处理", "称职"],
     # Two postings of one cadre: the grade counts the person's 3 absences on both lines.
-    "丙2": ["凤台县", "城关镇", A1, "丙", "工作队员", "凤台县财政局", 0, 6, 0, 0, 0, 1, 1, 3, 0,
+    "丙2": ["凤台县", "城关镇", A1, "丙", "工作队员", "凤台县财政局",
+           0, 6, 0, 0, 0, 0, 16, "否", 1, 1, 3, 0,
             "", "不称职"],
-    "丙1": ["凤台县", "城关镇", A2, "丙", "工作队员", "凤台县财政局", 0, 6, 0, 0, 0, 2, 2, 3, 0,
+    "丙1": ["凤台县", "城关镇", A2, "丙", "工作队员", "凤台县财政局",
+           0, 6, 0, 0, 0, 0, 15, "否", 2, 2, 3, 0,
             "", "不称职"],
     # No absence found: 优秀 is not ruled out (whatever else the committee weighs).
-    "丁": ["凤台县", "城关镇", A2, "丁", "第一书记", "寿县教育局", 0, 12, 0, 0, 0, 0, 0, 0, 0,
+    "丁": ["凤台县", "城关镇", A2, "丁", "第一书记", "寿县教育局",
+          0, 12, 0, 0, 0, 0, 30, "否", 0, 0, 0, 0,
            "", "优秀"],
     # County B's policy: one absence already gives 基本称职.
-    "乙": ["寿县", "寿春镇", B1, "乙", "第一书记", "寿县教育局", 0, 4, 0, 0, 0, 1, 1, 1, 0, "",
+    "乙": ["寿县", "寿春镇", B1, "乙", "第一书记", "寿县教育局",
+          0, 4, 0, 0, 0, 0, "", "", 1, 1, 1, 0, "",
            "基本称职"],
 }  # fmt: skip
 
@@ -170,7 +182,7 @@ def test_the_sheet_matches_the_years_records_cell_by_cell(client, make, world, y
     )
     assert [c.value for c in ws[2]] == HEADER and HEADER[-1] == GRADE_HEADER
     assert ws.freeze_panes == "A3"
-    assert ws.column_dimensions["Q"].width == 26
+    assert ws.column_dimensions["T"].width == 26
     got = [[c.value for c in row] for row in ws.iter_rows(min_row=3)]
     expected = [LINES[k] for k in ("甲", "丙2", "丙1", "丁", "乙")]
     assert got == [[None if v == "" else v for v in line] for line in expected]
@@ -198,7 +210,7 @@ def test_the_grade_follows_the_policy_mapping(client, make, world, year):
     )
     db.session.commit()
     ws = sheet(client, make, world.reviewer_a)
-    assert [row[16].value for row in ws.iter_rows(min_row=3)] == [
+    assert [row[19].value for row in ws.iter_rows(min_row=3)] == [
         "基本称职",
         "不称职",
         "不称职",
