@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := server
 
-.PHONY: run test lint install clean-db
+.PHONY: run test lint install clean-db serve
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "Python 3.11+ needed"'
@@ -22,6 +22,11 @@ run: install
 	$(BIN)/flask db upgrade
 	$(BIN)/flask seed demo --if-empty
 	$(BIN)/flask run --host 127.0.0.1 --port 5000
+
+# Production (README: Production): needs SECRET_KEY and DATABASE_URL in the environment.
+serve: install
+	$(BIN)/flask --app wsgi db upgrade
+	$(BIN)/gunicorn --config gunicorn.conf.py wsgi:app
 
 test: install
 	$(BIN)/ruff check .
