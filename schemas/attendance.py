@@ -10,7 +10,8 @@ from server.services.ledger import STATUSES
 
 MONTH = r"^[0-9]{4}-(0[1-9]|1[0-2])\Z"
 DAY_CODES = (
-    "One character per day of the month: P present, T declared duty trip, L leave, "
+    "One character per day of the month: P present, N present but not counted (the "
+    "overnight rule's evening or next morning missing), T declared duty trip, L leave, "
     "R excused rest day, F awaiting review, A absent, U unknown or not over yet, "
     "- not posted"
 )
@@ -61,6 +62,9 @@ class LedgerRowSchema(ma.Schema):
         metadata={"description": "The policy's monthly minimum, prorated to the days posted"}
     )
     days_present = ma.fields.Integer(metadata={"description": "Days with presence that counts"})
+    days_not_counted = ma.fields.Integer(
+        metadata={"description": "Present, but the overnight rule was not met"}
+    )
     days_duty_trip = ma.fields.Integer()
     days_leave = ma.fields.Integer()
     days_rest = ma.fields.Integer(metadata={"description": "Excused non-working days"})

@@ -25,6 +25,7 @@ ROLE_ZH = {
 }
 CODE_ZH = {
     "P": "在岗",
+    "N": "在岗未满夜",
     "T": "公务外出",
     "L": "请假",
     "R": "休息日",
@@ -82,6 +83,27 @@ def _value(row, key):
     return key(row) if callable(key) else row.get(key)
 
 
+# A text a person typed (a note, a name) must never become a live formula in the
+# reviewer's spreadsheet (CSV/formula injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def text_cell(sheet, value):
+    """A write-only cell that keeps a text starting with '=' as text, not a formula."""
+    cell = WriteOnlyCell(sheet, value=value)
+    if isinstance(value, str) and value.startswith("="):
+        cell.data_type = "s"
+    return cell
+
+
+def csv_safe(value):
+    """The OWASP advice for CSV: a leading quote keeps spreadsheet apps from evaluating
+    a field that starts like a formula."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def _sheet(workbook, title, columns, rows):
     sheet = workbook.create_sheet(title=title[:31])
     for i, (_header, _key, width) in enumerate(columns, start=1):
@@ -95,7 +117,7 @@ def _sheet(workbook, title, columns, rows):
         header.append(cell)
     sheet.append(header)
     for row in rows:
-        sheet.append([_value(row, key) for _header, key, _width in columns])
+        sheet.append([text_cell(sheet, _value(row, key)) for _h, key, _w in columns])
     return sheet
 
 
@@ -119,7 +141,8 @@ def ledger_csv(ledger):
     writer = csv.writer(out)
     writer.writerow(["月份"] + [header for header, _key, _width in LEDGER_COLUMNS])
     for row in ledger.rows:
-        writer.writerow([ledger.month] + [_value(row, key) for _h, key, _w in LEDGER_COLUMNS])
+        values = [_value(row, key) for _h, key, _w in LEDGER_COLUMNS]
+        writer.writerow([ledger.month] + [csv_safe(value) for value in values])
     return "\ufeff" + out.getvalue()
 
 
@@ -164,7 +187,7 @@ def posting_month_xlsx(detail, month):
         ("计入天数", "days_counted"),
         ("缺勤", "days_absent"),
     ):
-        sheet.append([label, row[key]])
+        sheet.append([label, text_cell(sheet, row[key])])
     sheet.append(["结果", STATUS_ZH[row["status"]]])
     out = io.BytesIO()
     workbook.save(out)

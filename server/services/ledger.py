@@ -8,7 +8,7 @@ its frozen snapshot, never recomputed.
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -132,6 +132,10 @@ def compute_rows(posting_ids, first, last):
     rows = []
     for posting, cadre_name, unit_name, village in postings:
         rules = book.rules_for(village.code)
+        if not posting.is_resident:
+            # Judged by household visits, not by days resident: a day without a check-in
+            # is no absence for them.
+            rules = replace(rules, daily_duty=0)
         start = max(posting.start_date, first)
         end = min(posting.end_date or last, last)
         present, pending = presence.get(posting.id, (0, 0))

@@ -14,7 +14,7 @@ from sqlalchemy import BigInteger, Integer, and_, case, cast, func, literal, or_
 from sqlalchemy.orm import selectinload
 
 from server.extensions import db
-from server.models.checkins import Checkin, Flag
+from server.models.checkins import ARRIVAL, Checkin, Flag
 from server.models.draws import Assignment
 from server.models.findings import Finding
 from server.models.households import Household, household_cadre
@@ -114,6 +114,7 @@ def open_flag_counts(postings, first, last):
         .where(
             Checkin.posting_id.in_(postings),
             Checkin.local_date.between(first, last),
+            Checkin.kind != ARRIVAL,  # the inspectors' own record, never the cadre's
             Flag.status == "open",
         )
         .group_by(Checkin.posting_id)
@@ -243,7 +244,13 @@ def day_evidence(posting, first, last):
     checkins = db.session.execute(
         select(Checkin)
         .options(selectinload(Checkin.photos), selectinload(Checkin.flags))
-        .where(Checkin.posting_id == posting.id, Checkin.local_date.between(first, last))
+        .where(
+            Checkin.posting_id == posting.id,
+            Checkin.local_date.between(first, last),
+            # An inspection's arrival is filed under the posting it inspects: it is the
+            # team's record, and must never show a cadre that they were visited.
+            Checkin.kind != ARRIVAL,
+        )
         .order_by(Checkin.local_date, Checkin.local_time, Checkin.id)
     ).scalars()
     for checkin in checkins:

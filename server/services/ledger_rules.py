@@ -19,6 +19,7 @@ from server.services.policies import DEFAULT_POLICY, ancestor_codes, merge
 
 CODES = {
     "present": "P",
+    "uncounted": "N",
     "duty_trip": "T",
     "leave": "L",
     "rest": "R",
@@ -147,9 +148,13 @@ def judge(
     day; what is left is absent under a daily check-in duty and unknown otherwise."""
     counted_presence = (present & ~rules.overnight) | (evening & (morning >> 1) & rules.overnight)
     present_days = counted_presence & posted
+    # In the village, but not by the overnight rule (no evening, or no next morning):
+    # not counted toward the minimum, and never absent.
+    uncounted_days = present & posted & ~present_days
     trip_days = trip & posted & ~present_days
     leave_days = leave & posted & ~present_days & ~trip_days
-    decided = present_days | trip_days | leave_days
+    uncounted_days &= ~trip_days & ~leave_days
+    decided = present_days | trip_days | leave_days | uncounted_days
     pending_days = pending & posted & ~decided
     decided |= pending_days
     future = (
@@ -172,6 +177,7 @@ def judge(
             ("present", present_days),
             ("duty_trip", trip_days),
             ("leave", leave_days),
+            ("uncounted", uncounted_days),
             ("pending", pending_days),
             ("unknown", future_days | silent_days),
             ("rest", rest_days),
@@ -200,6 +206,7 @@ def judge(
         "days_posted": days_posted,
         "required_days": required,
         "days_present": bits(present_days),
+        "days_not_counted": bits(uncounted_days),
         "days_duty_trip": bits(trip_days),
         "days_leave": bits(leave_days),
         "days_rest": bits(rest_days),

@@ -10,10 +10,12 @@ from server import auth
 from server.errors import Conflict, Invalid
 from server.extensions import db
 from server.models.attendance import MonthClosure
-from server.models.checkins import Checkin, Flag
+from server.models.checkins import ARRIVAL, Checkin, Flag
+from server.models.leaves import Leave
+from server.models.postings import Posting
 from server.models.types import utcnow
 from server.services import audit, ledger, rules
-from server.services.closures import ensure_open
+from server.services.closures import ensure_open, lock_for_close
 from server.services.lookups import region_by_code
 
 
@@ -32,12 +34,14 @@ def close(*, actor, region_code, month):
             f"{month}尚未结束，不能关账。",
             errors={"month": month},
         )
+    lock_for_close(region)
     ensure_open(region, first)
     open_flags = db.session.execute(
         select(func.count(Flag.id))
         .join(Checkin, Checkin.id == Flag.checkin_id)
         .where(
             Flag.status == "open",
+            Checkin.kind != ARRIVAL,  # not attendance, and nobody reviews them
             Checkin.local_date.between(first, last),
             Checkin.village_id.in_(auth.subtree_ids(region.prefix)),
         )
@@ -48,6 +52,25 @@ def close(*, actor, region_code, month):
             f"{open_flags} flags of {month} still await review; settle them first.",
             f"{month}尚有{open_flags}个异常标记未处理，请先审核。",
             errors={"open_flags": open_flags},
+        )
+    pending_leaves = db.session.execute(
+        select(func.count(Leave.id))
+        .join(Posting, Posting.id == Leave.posting_id)
+        .where(
+            Leave.status == "pending",
+            Leave.start_date <= last,
+            Leave.end_date >= first,
+            Posting.village_id.in_(auth.subtree_ids(region.prefix)),
+        )
+    ).scalar_one()
+    if pending_leaves:
+        # Frozen, those days would stay absent even if the leave is approved.
+        raise Conflict(
+            "pending_leaves_remain",
+            f"{pending_leaves} leave requests touching {month} await a decision; decide them"
+            " first.",
+            f"{month}尚有{pending_leaves}个请假申请待审批，请先审批。",
+            errors={"pending_leaves": pending_leaves},
         )
     rows = ledger.month_ledger(actor=actor, month=month, region_code=region.code).rows
     frozen = [{k: v for k, v in row.items() if k not in ("closed", "closure_id")} for row in rows]

@@ -14,7 +14,7 @@ from openpyxl.styles import Alignment, PatternFill
 from server.extensions import db
 from server.models import Problem
 from server.services import problem_queries
-from server.services.exports import HEADER_FILL, HEADER_FONT
+from server.services.exports import HEADER_FILL, HEADER_FONT, text_cell
 
 STATUS_ZH = {
     "draft": "草稿",
@@ -116,7 +116,7 @@ def _sheet(workbook, title, columns):
 
 
 def _cell(sheet, value, number_format=None, alignment=None):
-    cell = WriteOnlyCell(sheet, value=value)
+    cell = text_cell(sheet, value)
     if number_format and value is not None:
         cell.number_format = number_format
     if alignment is not None:

@@ -250,6 +250,7 @@ WORDS = {
     "draw.executed": ("已执行", "executed"),
     "draw.revealed": ("已公布", "revealed"),
     "day.P": ("在岗", "present"),
+    "day.N": ("在岗未满夜", "present, not counted (overnight rule)"),
     "day.T": ("公务外出", "duty trip"),
     "day.L": ("请假", "leave"),
     "day.R": ("休息日", "rest day"),

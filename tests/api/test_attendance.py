@@ -6,14 +6,17 @@ on Saturday 10 October. Today (the test machine's date) lies after both months u
 test says otherwise.
 """
 
+import os
+import threading
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from server.extensions import db
-from server.models import Finding, Leave, MonthClosure, Policy
+from server.models import Checkin, Finding, Leave, MonthClosure, Policy
 from server.models.draws import Assignment, Draw
+from tests.test_platform import assert_error
 
 MARCH = "2026-03"
 MARCH_WORKDAYS = [date(2026, 3, d) for d in range(1, 32) if date(2026, 3, d).weekday() < 5]
@@ -252,8 +255,11 @@ def test_the_overnight_rule_needs_an_evening_and_the_next_morning(client, make, 
     present(make, posting, [date(2026, 4, 1)], at=time(8, 0))
     row = row_of(client, make, world, posting)
     codes = row["day_codes"]
-    assert codes[1] == "P" and codes[2] == "A" and codes[3] == "A" and codes[30] == "P"
-    assert row["days_present"] == 2
+    # 3 and 4 March: in the village, but without an evening and the next morning: not
+    # counted toward the minimum, and not absent either.
+    assert codes[1] == "P" and codes[2] == "N" and codes[3] == "N" and codes[30] == "P"
+    assert codes[4] == "A"
+    assert row["days_present"] == 2 and row["days_not_counted"] == 2
 
 
 def test_the_policy_in_force_on_each_day_decides_that_day(client, make, world):
@@ -265,7 +271,7 @@ def test_the_policy_in_force_on_each_day_decides_that_day(client, make, world):
     )
     present(make, world.posting_a, [date(2026, 3, 2), date(2026, 3, 16)], at=time(12, 0))
     codes = row_of(client, make, world, world.posting_a)["day_codes"]
-    assert codes[1] == "P" and codes[15] == "A"
+    assert codes[1] == "P" and codes[15] == "N"
 
 
 def test_a_county_minimum_applies_to_its_villages_only(client, make, world):
@@ -316,6 +322,8 @@ def test_paired_aid_cadres_are_judged_by_household_visits(client, make, world):
     )
     row = row_of(client, make, world, posting)
     assert row["standard"] == "household_visits"
+    # Judged by visits, not days: a day without a check-in is no absence.
+    assert row["days_absent"] == 0 and "A" not in row["day_codes"]
     assert (row["households_paired"], row["households_visited"]) == (2, 1)
     assert row["status"] == "not_met"
     present(make, posting, [date(2026, 3, 9)], kind="household_visit", household_id=second.id)
@@ -739,3 +747,102 @@ def test_exports_respect_scope(client, make, world):
         headers=make.headers(world.cadre_b),
     )
     assert other.status_code == 404
+
+
+def test_an_inspections_arrival_never_shows_in_the_cadres_month(client, make, world):
+    """The team's arrival is filed under the posting it inspects; the cadre must not
+    learn of a visit from their own calendar, nor from their count of open flags."""
+    from server.models import Flag
+
+    (arrival,) = present(make, world.posting_a, [date(2026, 3, 2)], kind="inspection_arrival")
+    db.session.add(Flag(checkin=arrival, code="new_device", severity="medium", details={}))
+    db.session.flush()
+    response = client.get(
+        f"/api/v1/attendance/{world.posting_a.id}/{MARCH}", headers=make.headers(world.cadre_a)
+    )
+    assert response.json["days"][1]["checkins"] == []
+    assert response.json["row"]["pending_flags"] == 0
+    # Nor does a flag nobody can review keep the month from closing.
+    assert close(client, make, world.reviewer_a, world.county_a).status_code == 201
+
+
+def test_pending_leave_must_be_decided_before_closing(client, make, world):
+    leave(world.posting_a, date(2026, 3, 9), date(2026, 3, 10), status="pending")
+    response = close(client, make, world.reviewer_a, world.county_a)
+    assert response.status_code == 409 and response.json["error"] == "pending_leaves_remain"
+    assert response.json["errors"] == {"pending_leaves": 1}
+
+
+def test_a_name_that_looks_like_a_formula_stays_text_in_the_exports(client, make, world):
+    import io
+
+    from openpyxl import load_workbook
+
+    world.cadre_a.name = '=HYPERLINK("http://evil","x")'
+    db.session.flush()
+    headers = make.headers(world.admin)
+    query = {"month": MARCH, "region": world.county_a.code}
+    book = load_workbook(
+        io.BytesIO(
+            client.get("/api/v1/attendance/export", query_string=query, headers=headers).data
+        )
+    )
+    cell = book["凤台县"]["E2"]
+    assert cell.value == world.cadre_a.name and cell.data_type == "s"
+    text = client.get(
+        "/api/v1/attendance/export", query_string=query | {"format": "csv"}, headers=headers
+    ).data.decode()
+    assert "'=HYPERLINK" in text
+
+
+@pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL"),
+    reason="SQLite serialises writers; the region row locks under test are PostgreSQL's",
+)
+def test_a_review_waits_for_a_month_close_under_way_then_finds_it_closed(
+    own_database, monkeypatch
+):
+    from server.services import month_close
+    from tests.factories import Factory
+
+    app = own_database
+    with app.app_context():
+        make = Factory()
+        world = make.world()
+        closer = make.user("reviewer", jurisdiction=world.county_a)
+        (row,) = present(make, world.posting_a, [date(2026, 3, 2)])
+        db.session.commit()
+        target, county = row.id, world.county_a.code
+        review_headers, close_headers = make.headers(world.reviewer_a), make.headers(closer)
+    locked, reviewed = threading.Event(), threading.Event()
+    real = month_close.rules.run_for_month
+
+    def slow_rules(closure, **kwargs):
+        locked.set()
+        reviewed.wait(3)  # without the lock the review lands meanwhile
+        return real(closure, **kwargs)
+
+    monkeypatch.setattr(month_close.rules, "run_for_month", slow_rules)
+    out = {}
+
+    def close():
+        out["close"] = app.test_client().post(
+            "/api/v1/attendance/closures",
+            json={"region_code": county, "month": "2026-03"},
+            headers=close_headers,
+        )
+
+    thread = threading.Thread(target=close)
+    thread.start()
+    assert locked.wait(10)
+    review = app.test_client().post(
+        f"/api/v1/checkins/{target}/reviews",
+        json={"decision": "rejected", "reason": "不在村"},
+        headers=review_headers,
+    )
+    reviewed.set()
+    thread.join()
+    assert out["close"].status_code == 201, out["close"].json
+    assert_error(review, 409, "month_closed")
+    with app.app_context():
+        assert db.session.get(Checkin, target).review_decision is None
