@@ -26,7 +26,6 @@ import random
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
@@ -34,7 +33,8 @@ from pathlib import Path
 
 from sqlalchemy import event, insert
 
-from config import BASE_DIR, TestingConfig
+from bench.bulk import bulk, open_app, synthetic_regions, users
+from config import BASE_DIR
 
 CITY = "340400000000"
 TOWNSHIPS, UNITS = 10, 40  # townships per county, dispatching units in all
@@ -46,29 +46,7 @@ def fill(n_postings, n_counties, n_inspectors, rng):
     from server import models as m
     from server.extensions import db
 
-    def bulk(model, rows):  # the new ids, in the order of the rows
-        stmt = insert(model).returning(model.id, sort_by_parameter_order=True)
-        return list(db.session.scalars(stmt, rows))
-
-    ids = {}  # region code -> id
-
-    def regions(level, codes, **extra):
-        rows = [{"code": c, "name": c, "level": level, "parent_id": p, **extra} for c, p in codes]
-        ids.update(zip([c for c, _ in codes], bulk(m.Region, rows), strict=True))
-
-    def parent(code, digits):
-        return ids[code[:digits].ljust(12, "0")]
-
-    regions("province", [("340000000000", None)])
-    regions("city", [(CITY, parent(CITY, 2))])
-    counties = [f"3404{c:02d}000000" for c in range(1, n_counties + 1)]
-    regions("county", [(c, parent(c, 4)) for c in counties])
-    townships = [f"{c[:6]}{t:03d}000" for c in counties for t in range(101, 101 + TOWNSHIPS)]
-    regions("township", [(t, parent(t, 6)) for t in townships])
-    per_township = -(-n_postings * 2 // 5 // len(townships))  # ~2.5 postings a village
-    villages = [f"{t[:9]}{v:03d}" for t in townships for v in range(1, per_township + 1)]
-    fence = {"latitude": 32.7, "longitude": 116.7, "geofence_radius_m": 1000}
-    regions("village", [(v, parent(v, 9)) for v in villages], **fence)
+    ids, counties, townships, villages = synthetic_regions(n_postings, n_counties, TOWNSHIPS)
 
     unit_rows = [
         {"name": f"bench unit {u}", "level": "county", "region_id": ids[counties[u % n_counties]]}
@@ -78,12 +56,6 @@ def fill(n_postings, n_counties, n_inspectors, rng):
     units_in = {}  # county region id -> its units
     for unit, row in zip(units, unit_rows, strict=True):
         units_in.setdefault(row["region_id"], []).append(unit)
-
-    def users(role, prefix, n, extra=lambda: {}):
-        rows = [{"name": f"{role} {i}", "phone": f"{prefix}{i:08d}"} | extra() for i in range(n)]
-        user_ids = bulk(m.User, rows)
-        db.session.execute(insert(m.UserRole), [{"user_id": u, "role": role} for u in user_ids])
-        return user_ids
 
     cadres = users("cadre", "139", n_postings)
     homes = [ids[code] for code in townships + counties]
@@ -104,7 +76,7 @@ def fill(n_postings, n_counties, n_inspectors, rng):
         m.Posting,
         [
             {"cadre_id": cadre, "village_id": ids[v], "start_date": date(2026, 1, 1)}
-            | {"unit_id": rng.choice(units_in[parent(v, 6)]), "status": "active"}
+            | {"unit_id": rng.choice(units_in[ids[v[:6].ljust(12, "0")]]), "status": "active"}
             | {"role": "first_secretary" if i < len(villages) else "team_member"}
             for i, (cadre, v) in enumerate(zip(cadres, posted, strict=True))
         ],
@@ -219,18 +191,10 @@ def main():
     parser.add_argument("--profile", action="store_true", help="one more run, profiled")
     args = parser.parse_args()
 
-    from flask_migrate import upgrade
-
-    from server import create_app
     from server.extensions import db
 
-    tmp = tempfile.TemporaryDirectory(prefix="bench-draw-db-")
-    url = args.database_url or f"sqlite:///{Path(tmp.name) / 'bench.db'}"
-    app = create_app(
-        TestingConfig, SQLALCHEMY_DATABASE_URI=url, UPLOAD_DIR=tmp.name, LOG_LEVEL="WARNING"
-    )
+    app, url, tmp = open_app(args.database_url, prefix="bench-draw-db-")
     with app.app_context():
-        upgrade()
         event.listen(db.engine, "before_cursor_execute", lambda *a: STATEMENTS.append(a[2]))
         w, c = time.perf_counter(), time.process_time()
         admin_id, n_villages = fill(args.postings, args.counties, args.inspectors, random.Random(7))

@@ -16,16 +16,14 @@ export and the CSV export. Prints figures; asserts nothing.
 import argparse
 import random
 import statistics
-import tempfile
 import time
 import tracemalloc
 import uuid
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 from sqlalchemy import func, insert, select
 
-from config import TestingConfig
+from bench.bulk import bulk, open_app, synthetic_regions
 
 MONTH = "2026-03"
 FIRST = date(2026, 3, 1)
@@ -37,30 +35,7 @@ def fill(n_postings, per_posting, rng):
     from server import models as m
     from server.extensions import db
 
-    def bulk(model, rows):
-        stmt = insert(model).returning(model.id, sort_by_parameter_order=True)
-        return list(db.session.scalars(stmt, rows))
-
-    ids = {}
-
-    def regions(level, codes, **extra):
-        rows = [{"code": c, "name": f"{level} {c}", "level": level, "parent_id": p, **extra}
-                for c, p in codes]  # fmt: skip
-        ids.update(zip([c for c, _ in codes], bulk(m.Region, rows), strict=True))
-
-    def parent(code, digits):
-        return ids[code[:digits].ljust(12, "0")]
-
-    regions("province", [("340000000000", None)])
-    regions("city", [("340400000000", ids["340000000000"])])
-    counties = [f"3404{c:02d}000000" for c in range(1, COUNTIES + 1)]
-    regions("county", [(c, parent(c, 4)) for c in counties])
-    townships = [f"{c[:6]}{t:03d}000" for c in counties for t in range(101, 101 + TOWNSHIPS)]
-    regions("township", [(t, parent(t, 6)) for t in townships])
-    per_township = -(-n_postings * 2 // 5 // len(townships))
-    villages = [f"{t[:9]}{v:03d}" for t in townships for v in range(1, per_township + 1)]
-    fence = {"latitude": 32.7, "longitude": 116.7, "geofence_radius_m": 1000}
-    regions("village", [(v, parent(v, 9)) for v in villages], **fence)
+    ids, counties, _, villages = synthetic_regions(n_postings, COUNTIES, TOWNSHIPS)
     units = bulk(
         m.Unit,
         [{"name": f"单位 {u}", "level": "county", "region_id": ids[counties[u % 20]]}
@@ -182,19 +157,11 @@ def main():
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
 
-    from flask_migrate import upgrade
-
-    from server import create_app
     from server.extensions import db
     from server.services import exports, ledger
 
-    tmp = tempfile.TemporaryDirectory(prefix="bench-ledger-")
-    url = args.database_url or f"sqlite:///{Path(tmp.name) / 'bench.db'}"
-    app = create_app(
-        TestingConfig, SQLALCHEMY_DATABASE_URI=url, UPLOAD_DIR=tmp.name, LOG_LEVEL="WARNING"
-    )
+    app, url, tmp = open_app(args.database_url, prefix="bench-ledger-")
     with app.app_context():
-        upgrade()
         wall = time.perf_counter()
         admin_id, n_checkins, n_flags = fill(
             args.postings, args.checkins_per_posting, random.Random(11)

@@ -169,11 +169,13 @@ class DecisionSchema(ma.Schema):
     )
     corrected_by_id = ma.fields.Function(
         case_decisions.corrected_by_id,
+        allow_none=True,
         metadata={"type": "integer", "description": "The decision that corrects this one"},
     )
     promotion_barred_until = ma.fields.Date(allow_none=True)
     notice = ma.fields.Function(
         lambda decision: NoticeSchema().dump(n) if (n := case_decisions.notice(decision)) else None,
+        allow_none=True,
         metadata={
             "type": "object",
             "description": "What this decision did not change, e.g. a recall it corrects "
@@ -201,6 +203,7 @@ class CaseSummarySchema(ma.Schema):
     opened_at = ma.fields.AwareDateTime()
     decision = ma.fields.Function(
         lambda case: case.decisions[-1].measure if case.decisions else None,
+        allow_none=True,
         metadata={"type": "string", "description": "The measure in force (latest decision)"},
     )
 
@@ -213,6 +216,7 @@ class CaseSchema(CaseSummarySchema):
     decisions = ma.fields.List(ma.fields.Nested(DecisionSchema))
     replacement = ma.fields.Method(
         "_replacement",
+        allow_none=True,
         metadata={
             "type": "object",
             "description": "What the recall left owed, if any (for the departments that "

@@ -115,8 +115,8 @@ class DrawSchema(ma.Schema):
     created_at = ma.fields.AwareDateTime()
     executed_at = ma.fields.AwareDateTime(allow_none=True)
     revealed_at = ma.fields.AwareDateTime(allow_none=True)
-    picked = ma.fields.Method("_picked", metadata={"type": "integer"})
-    distribution = ma.fields.Method("_distribution", metadata={"type": "array"})
+    picked = ma.fields.Method("_picked", allow_none=True, metadata={"type": "integer"})
+    distribution = ma.fields.Method("_distribution", allow_none=True, metadata={"type": "array"})
 
     def _picked(self, draw):
         return len(draw.result["targets"]) if draw.result else None

@@ -8,7 +8,9 @@ from schemas.common import DivisionCode, Id
 from server.models.checkins import SEVERITIES, VERDICTS
 
 FLAG_STATUSES = ("open", "upheld", "dismissed")
-MONTH = r"^[0-9]{4}-(0[1-9]|1[0-2])\Z"
+# 2000-2099 as in the calendar: the queue turns a month into dates, and years 0 and
+# 10000 are none (0000-01 and 9999-12 were a 500).
+MONTH = r"^20[0-9]{2}-(0[1-9]|1[0-2])\Z"
 
 
 class FlagQuerySchema(ma.Schema):

@@ -130,6 +130,13 @@ class RosterRowErrorsSchema(ma.Schema):
 
 class RosterErrorsSchema(ma.Schema):
     rows = ma.fields.List(ma.fields.Nested(RosterRowErrorsSchema))
+    columns = ma.fields.List(
+        ma.fields.String(), metadata={"description": "Unknown, repeated or missing columns"}
+    )
+
+    class Meta:
+        # A bad upload itself (no file) is reported under the field's own name.
+        unknown = ma.INCLUDE
 
 
 class RosterReportSchema(ErrorSchema):

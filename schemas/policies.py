@@ -203,7 +203,11 @@ class PolicyCreateSchema(ma.Schema):
         metadata={
             "description": "The settings this region changes from what it inherits. It "
             "replaces the region's earlier version from its effective date on, so restate "
-            "every setting the region still changes."
+            "every setting the region still changes. The settings that say who decides "
+            "(`consequences.decision_levels`, `consequences.rules`, "
+            "`leave.approval_levels`) may be set only by an admin or by a department "
+            "strictly above the region (403 `authority_setting_reserved`), so no level "
+            "can widen its own powers."
         },
     )
     reason = ma.fields.String(required=True, validate=validate.Length(1, 2000))

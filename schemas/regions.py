@@ -13,7 +13,7 @@ class RegionSchema(ma.Schema):
         validate=validate.OneOf(LEVELS),
         metadata={"description": "Optional on create: the code determines it."},
     )
-    parent_code = ma.fields.String(dump_only=True)
+    parent_code = ma.fields.String(dump_only=True, allow_none=True)
     latitude = latitude(allow_none=True, metadata={"description": "Village post, WGS-84"})
     longitude = longitude(allow_none=True, metadata={"description": "Village post, WGS-84"})
     geofence_radius_m = ma.fields.Integer(

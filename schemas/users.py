@@ -4,10 +4,32 @@ from marshmallow import validate
 from schemas.common import DivisionCode, Id, ListQuery, Phone, name_field
 from server.models.users import ROLES
 
+MIN_PASSWORD_LENGTH = 10
+# What guessing lists try first, compared without case or punctuation ("Password-123" is
+# "password123"); the length and letters-and-digits rules already stop the shorter ones.
+COMMON_PASSWORDS = frozenset(
+    """
+    password123 password1234 password12345 passw0rd123 p4ssw0rd123 abc1234567 abcd123456
+    abcde12345 abc123456789 a123456789 a1234567890 aa123456789 qwerty1234 qwerty12345
+    qwerty123456 1qaz2wsx3edc 1q2w3e4r5t 1q2w3e4r5t6y qwer123456 asdf123456 zxcv123456
+    admin12345 admin123456 administrator1 iloveyou123 woaini1314 woaini1314520
+    5201314abc abc5201314 welcome123 letmein123 test123456 changeme123 huawei123456
+    """.split()
+)
+
 
 def validate_password(value):
-    if len(value) < 8 or value.isdigit() or value.isalpha():
-        raise ma.ValidationError("At least 8 characters, with letters and digits.")
+    """The rules for a new password. Not the phone number: services/users.py checks that,
+    since an update may not carry the phone."""
+    problems = []
+    if len(value) < MIN_PASSWORD_LENGTH:
+        problems.append(f"At least {MIN_PASSWORD_LENGTH} characters.")
+    if value.isdigit() or value.isalpha():
+        problems.append("Use letters and digits, not only one kind.")
+    if "".join(c for c in value.lower() if c.isalnum()) in COMMON_PASSWORDS:
+        problems.append("Too common: choose a password that is not on guessing lists.")
+    if problems:
+        raise ma.ValidationError(problems)
 
 
 class UserSchema(ma.Schema):

@@ -19,6 +19,7 @@ def create_app(config=None, **overrides):
 
     register_logging(app)
     register_extensions(app)
+    register_rate_limits(app)
     register_errors(app)
     register_hooks(app)
     register_blueprints(app)
@@ -49,6 +50,12 @@ def register_extensions(app):
         render_item=render_migration_item,
     )
     api.init_app(app)
+
+
+def register_rate_limits(app):
+    from server.ratelimits import register_rate_limits
+
+    register_rate_limits(app)
 
 
 def register_errors(app):

@@ -10,6 +10,7 @@ import logging
 from http import HTTPStatus
 
 import marshmallow as ma
+from apispec import BasePlugin
 from flask import jsonify
 from flask_smorest import Api
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
@@ -175,10 +176,25 @@ def handle_unexpected(exc):
     return error_response(500, "internal_error", "Internal server error.", "服务器内部错误。")
 
 
+class MalformedBodyDoc(BasePlugin):
+    """Any JSON body can fail to parse before its schema sees it: every operation that
+    takes one documents the 400 `malformed_json` beside its 422."""
+
+    def operation_helper(self, path=None, operations=None, **kwargs):
+        for operation in (operations or {}).values():
+            if "application/json" in operation.get("requestBody", {}).get("content", {}):
+                operation.setdefault("responses", {}).setdefault(400, "BAD_REQUEST")
+
+
 class ErrorApi(Api):
     """flask-smorest Api whose documented error payload is our ErrorSchema."""
 
     ERROR_SCHEMA = ErrorSchema
+
+    def __init__(self, *args, spec_kwargs=None, **kwargs):
+        spec_kwargs = dict(spec_kwargs or {})
+        spec_kwargs["extra_plugins"] = [*spec_kwargs.get("extra_plugins", ()), MalformedBodyDoc()]
+        super().__init__(*args, spec_kwargs=spec_kwargs, **kwargs)
 
     def handle_http_exception(self, error):
         return handle_http_exception(error)

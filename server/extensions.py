@@ -1,5 +1,7 @@
 """Unbound extension objects; create_app() binds them."""
 
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
@@ -24,3 +26,5 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 api = ErrorApi()
+# The limits themselves are declared on the views (server/ratelimits.py).
+limiter = Limiter(key_func=get_remote_address)

@@ -15,6 +15,8 @@ from server.extensions import db
 from tests.factories import Factory
 
 EXPECTED_DIALECT = os.environ.get("EXPECT_DATABASE")  # set by .ci/run
+# s3_server, s3_app: a moto S3 server on loopback for the S3 evidence store's tests.
+pytest_plugins = ["tests.s3_server"]
 # Flask-SQLAlchemy's own session (one per app context), before any test swaps it.
 APP_SESSION = db.session
 

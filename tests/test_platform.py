@@ -31,6 +31,18 @@ def test_malformed_json_is_400(client):
     assert_error(response, 400, "malformed_json")
 
 
+def test_every_json_body_documents_the_400(client):
+    documented = []
+    for path, operations in client.get("/api/openapi.json").json["paths"].items():
+        for method, operation in operations.items():
+            if method == "parameters":  # path-level parameters, not an operation
+                continue
+            if "application/json" in operation.get("requestBody", {}).get("content", {}):
+                assert "400" in operation["responses"], f"{method.upper()} {path}"
+                documented.append(path)
+    assert "/api/v1/auth/login" in documented and len(documented) >= 20
+
+
 def test_unknown_fields_are_rejected(client):
     response = client.post(
         "/api/v1/auth/login",

@@ -24,13 +24,17 @@ def free_port():
 
 def production_env(tmp_path, database_url, **extra):
     env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "APP_CONFIG")}
-    return env | {
-        "APP_CONFIG": "production",
-        "DATABASE_URL": database_url,
-        "SECRET_KEY": "a-long-random-secret-for-this-test-only-0123456789",
-        "UPLOAD_DIR": str(tmp_path / "uploads"),
-        "WEB_CONCURRENCY": "2",
-    } | extra
+    return (
+        env
+        | {
+            "APP_CONFIG": "production",
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": "a-long-random-secret-for-this-test-only-0123456789",
+            "UPLOAD_DIR": str(tmp_path / "uploads"),
+            "WEB_CONCURRENCY": "2",
+        }
+        | extra
+    )
 
 
 def get(url, timeout=2):

@@ -21,6 +21,8 @@ class AnnualAssessment(MethodView):
     @blp.arguments(AssessmentQuerySchema, location="query")
     @blp.response(200, {"type": "string", "format": "binary"}, content_type=XLSX)
     @blp.alt_response(403, description="The region is outside your jurisdiction")
+    @blp.alt_response(404, description="The year is not a whole number (no such path)")
+    @blp.alt_response(409, description="No calendar for that year (calendar_year_missing)")
     @blp.alt_response(422, description="A year before 2000 or after the current one")
     def get(self, args, year):
         """A year's attendance, inspections, cases and suggested grade per posting (XLSX)"""

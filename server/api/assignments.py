@@ -49,6 +49,7 @@ class AssignmentArrival(MethodView):
     @blp.arguments(PhotoFilesSchema, location="files")
     @blp.response(201, CheckinSchema, description="Recorded (200: an identical resend)")
     @blp.alt_response(200, schema=CheckinSchema, description="The original, for a resend")
+    @blp.alt_response(404, description="No such assignment visible to you")
     def post(self, fields, files, assignment_id):
         """Record the team's arrival: a check-in at the target village (multipart)"""
         outcome = findings.record_arrival(
@@ -65,6 +66,7 @@ class AssignmentFindings(MethodView):
     @auth.required("inspector")
     @blp.arguments(FindingCreateSchema)
     @blp.response(201, FindingSchema)
+    @blp.alt_response(404, description="No such assignment visible to you")
     @blp.alt_response(409, description="A draft awaits signatures, or a final one exists")
     def post(self, args, assignment_id):
         """File the finding (the filer signs; final once every team member has signed)"""

@@ -23,6 +23,7 @@ blp = Blueprint(
     "attendance", __name__, url_prefix="/api/v1/attendance", description="Monthly attendance"
 )
 MONTH = "<string(length=7):month>"
+NO_CALENDAR = "No working-day calendar for that year (calendar_year_missing)"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -61,6 +62,7 @@ class Ledger(MethodView):
     @auth.required("reviewer", "admin")
     @blp.arguments(LedgerQuerySchema, location="query")
     @blp.response(200, LedgerRowSchema(many=True))
+    @blp.alt_response(409, description=NO_CALENDAR)
     @blp.paginate(LedgerPage, **PAGE_ARGS)
     def get(self, args):
         """The month's ledger: one row per posting in scope"""
@@ -72,6 +74,7 @@ class Summary(MethodView):
     @auth.required("reviewer", "admin")
     @blp.arguments(SummaryQuerySchema, location="query")
     @blp.response(200, SummarySchema(many=True))
+    @blp.alt_response(409, description=NO_CALENDAR)
     def get(self, args):
         """Compliance by county or by dispatching unit"""
         found = ledger.month_ledger(actor=auth.current_user(), **_ledger_args(args))
@@ -83,6 +86,7 @@ class Export(MethodView):
     @auth.required("reviewer", "admin")
     @blp.arguments(ExportQuerySchema, location="query")
     @blp.response(200, {"type": "string", "format": "binary"}, content_type=XLSX)
+    @blp.alt_response(409, description=NO_CALENDAR)
     def get(self, args):
         """The ledger as XLSX (summary plus a sheet per county) or CSV"""
         found = ledger.month_ledger(actor=auth.current_user(), **_ledger_args(args))
@@ -97,6 +101,8 @@ class PostingMonth(MethodView):
     @auth.required()
     @blp.response(200, PostingMonthSchema)
     @blp.alt_response(404, description="No such posting visible to you")
+    @blp.alt_response(409, description=NO_CALENDAR)
+    @blp.alt_response(422, description="invalid_month; not_posted_in_month")
     def get(self, posting_id, month):
         """One posting's month, day by day, with the evidence behind each day"""
         return ledger.posting_month(actor=auth.current_user(), posting_id=posting_id, month=month)
@@ -107,6 +113,8 @@ class PostingMonthExport(MethodView):
     @auth.required()
     @blp.response(200, {"type": "string", "format": "binary"}, content_type=XLSX)
     @blp.alt_response(404, description="No such posting visible to you")
+    @blp.alt_response(409, description=NO_CALENDAR)
+    @blp.alt_response(422, description="invalid_month; not_posted_in_month")
     def get(self, posting_id, month):
         """One cadre's monthly attendance sheet (XLSX)"""
         detail = ledger.posting_month(actor=auth.current_user(), posting_id=posting_id, month=month)
@@ -148,6 +156,7 @@ class ClosureReopen(MethodView):
     @auth.required("reviewer", "admin")
     @blp.arguments(ClosureReopenSchema)
     @blp.response(200, ClosureDetailSchema)
+    @blp.alt_response(404, description="No such closure in your jurisdiction")
     @blp.alt_response(409, description="Already reopened")
     def post(self, args, closure_id):
         """Reopen a closed month, with a reason; the frozen version stays"""

@@ -4,7 +4,7 @@ from flask_smorest import Blueprint
 
 from schemas.auth import LoginSchema, MeSchema, RefreshSchema, TokenSchema
 from schemas.draws import ChallengeSchema
-from server import auth
+from server import auth, ratelimits
 from server.api.pagination import PAGE_ARGS, SelectPage
 from server.services import rollcalls, sessions, users
 
@@ -13,9 +13,10 @@ blp = Blueprint("auth", __name__, url_prefix="/api/v1", description="Log-in and 
 
 @blp.route("/auth/login")
 class Login(MethodView):
+    @ratelimits.login
     @blp.arguments(LoginSchema)
     @blp.response(200, TokenSchema)
-    @blp.alt_response(401, description="Wrong phone number or password")
+    @blp.alt_response(401, description="Wrong phone number or password, or a locked number")
     def post(self, args):
         """Log in with phone and password; returns an access and a refresh token"""
         return sessions.login(**args, config=current_app.config)
@@ -23,6 +24,7 @@ class Login(MethodView):
 
 @blp.route("/auth/refresh")
 class Refresh(MethodView):
+    @ratelimits.refresh
     @blp.arguments(RefreshSchema)
     @blp.response(200, TokenSchema)
     @blp.alt_response(401, description="Invalid, expired, revoked or reused refresh token")

@@ -45,6 +45,7 @@ class CalendarDayEntry(MethodView):
     @blp.response(204)
     @blp.alt_response(404, description="No entry for that day")
     @blp.alt_response(409, description="The month is closed somewhere (month_closed)")
+    @blp.alt_response(422, description="Not a day YYYY-MM-DD in 2000-2099 (invalid_day)")
     def delete(self, day):
         """Remove a day's entry (YYYY-MM-DD)"""
         calendar.delete_day(actor=auth.current_user(), day=day)

@@ -10,7 +10,7 @@ from schemas.checkins import (
     CheckinSchema,
     PhotoFilesSchema,
 )
-from server import auth
+from server import auth, ratelimits
 from server.api.pagination import PAGE_ARGS, SelectPage
 from server.services import checkins
 
@@ -26,6 +26,7 @@ def read_photos(files):
 @blp.route("")
 class Checkins(MethodView):
     @auth.required("cadre")
+    @ratelimits.uploads
     @blp.arguments(CheckinFieldsSchema, location="form")
     @blp.arguments(PhotoFilesSchema, location="files")
     @blp.response(201, CheckinSchema, description="Recorded (200: an identical resend)")
@@ -52,6 +53,7 @@ class Checkins(MethodView):
 @blp.route("/batch")
 class CheckinBatch(MethodView):
     @auth.required("cadre")
+    @ratelimits.uploads
     @blp.arguments(BatchFormSchema, location="form")
     @blp.arguments(BatchFilesSchema, location="files")
     @blp.response(200, BatchResultSchema)

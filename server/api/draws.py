@@ -50,6 +50,7 @@ class DrawExecute(MethodView):
     @auth.required("admin", "reviewer")
     @blp.arguments(DrawExecuteSchema)
     @blp.response(200, DrawSchema)
+    @blp.alt_response(404, description="No such draw in your jurisdiction")
     @blp.alt_response(409, description="Executed already: a draw runs once")
     def post(self, args, draw_id):
         """Run the draw with the announced beacon value (or RFC 3797 numbers), once"""
@@ -60,6 +61,8 @@ class DrawExecute(MethodView):
 class DrawReveal(MethodView):
     @auth.required("admin", "reviewer")
     @blp.response(200, DrawSchema)
+    @blp.alt_response(404, description="No such draw in your jurisdiction")
+    @blp.alt_response(409, description="Not executed yet (draw_not_executed)")
     def post(self, draw_id):
         """Publish the proof before the window ends (e.g. when all visits are done)"""
         return draws.reveal(actor=auth.current_user(), draw_id=draw_id)

@@ -34,6 +34,7 @@ class FindingById(MethodView):
 class FindingSignatures(MethodView):
     @auth.required("inspector")
     @blp.response(200, FindingSchema)
+    @blp.alt_response(404, description="No such finding visible to you")
     @blp.alt_response(409, description="Signed already")
     def post(self, finding_id):
         """Co-sign a finding; it is final once the whole team has signed"""

@@ -92,6 +92,7 @@ class Start(MethodView):
     @auth.required()
     @blp.arguments(StepNoteSchema)
     @blp.response(200, ProblemDetailSchema)
+    @blp.alt_response(404, description="No such problem visible to you")
     @blp.alt_response(409, description="Not open or reopened")
     def post(self, args, problem_id):
         """Start rectifying (the responsible cadre, or the department)"""
@@ -104,6 +105,7 @@ class Submit(MethodView):
     @blp.arguments(StepNoteSchema, location="form")
     @blp.arguments(RectificationPhotosSchema, location="files")
     @blp.response(200, ProblemDetailSchema)
+    @blp.alt_response(404, description="No such problem visible to you")
     @blp.alt_response(409, description="Not in rectification")
     @blp.alt_response(413, description="A photo or the request is too large")
     @blp.alt_response(415, description="A photo is not JPEG, PNG, WebP or HEIC")
@@ -122,6 +124,7 @@ class Verify(MethodView):
     @auth.required("reviewer", "admin")
     @blp.arguments(StepNoteSchema)
     @blp.response(200, ProblemDetailSchema)
+    @blp.alt_response(404, description="No such problem visible to you")
     @blp.alt_response(409, description="Not submitted")
     def post(self, args, problem_id):
         """Accept a submitted rectification (not by its submitter)"""
@@ -133,6 +136,7 @@ class Reopen(MethodView):
     @auth.required("reviewer", "admin")
     @blp.arguments(StepNoteSchema)
     @blp.response(200, ProblemDetailSchema)
+    @blp.alt_response(404, description="No such problem visible to you")
     @blp.alt_response(409, description="Neither submitted nor verified")
     def post(self, args, problem_id):
         """Send a submitted or verified rectification back, with the reason"""

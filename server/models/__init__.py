@@ -26,7 +26,7 @@ from server.models.policies import CalendarDay, CalendarYear, Policy
 from server.models.postings import Posting
 from server.models.regions import Region
 from server.models.units import Unit
-from server.models.users import AuthSession, Device, RefreshToken, User, UserRole
+from server.models.users import AuthSession, Device, LoginLockout, RefreshToken, User, UserRole
 
 __all__ = [
     "Case",
@@ -56,6 +56,7 @@ __all__ = [
     "Device",
     "Flag",
     "Household",
+    "LoginLockout",
     "Photo",
     "Posting",
     "RefreshToken",

@@ -108,3 +108,21 @@ class RefreshToken(db.Model):
     session_id: Mapped[str] = mapped_column(ForeignKey("auth_session.id"), index=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class LoginLockout(db.Model):
+    """Failed log-ins for one phone number and the lock-out they earned.
+
+    Keyed by the number typed, known or not, so an unknown phone is counted and locked
+    exactly like a real one. In the database rather than in a process, so every app
+    server sees the same count."""
+
+    __tablename__ = "login_lockout"
+
+    phone: Mapped[str] = mapped_column(String(20), primary_key=True)
+    # Failures since the last lock-out (or since the last quiet spell).
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    # Lock-outs in a row: each one doubles the next.
+    lockouts: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

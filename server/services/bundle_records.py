@@ -3,6 +3,7 @@ and its recommendation's `evidence` lists cite, with what belongs to it (a check
 photos, flags and reviews; a finding's signatures, problems and arrival), each written
 as the database row's columns. See docs/evidence-bundle.md."""
 
+import hashlib
 import json
 from datetime import UTC, date, datetime, time
 
@@ -24,7 +25,9 @@ from server.models import (
     Rectification,
     Region,
 )
+from server.services.cases import concerns
 from server.services.closures import standing_closure
+from server.services.flags import _redact
 from server.services.policies import ancestor_codes
 
 EXTENSIONS = {"jpeg": "jpg", "heic": "heic", "png": "png", "webp": "webp"}
@@ -53,9 +56,11 @@ def photo_path(photo):
 
 class Collector:
     """Gathers records (path -> JSON), the files they cite, and the objects whose audit
-    events belong in the bundle. Records are what the case cites, whoever asks: a
-    person sees everything held against them; only closures' full snapshots (every
-    posting of a jurisdiction) depend on the caller's scope."""
+    events belong in the bundle. Records are what the case cites: a person sees
+    everything held against them. A cited row about someone else (another posting and
+    cadre) goes in whole only for a caller who may see it, and otherwise as a reference
+    (type, id, SHA-256 of its columns); closures' full snapshots (every posting of a
+    jurisdiction) likewise depend on the caller's scope."""
 
     def __init__(self, case, actor):
         self.case, self.actor = case, actor
@@ -65,6 +70,34 @@ class Collector:
         self.snapshots = {}  # path -> the closure's snapshot text, byte for byte as hashed
         self.unresolved = []
         self.objects = {}  # audit object_type -> ids
+
+    def shown(self, obj):
+        """Whether obj goes into the bundle whole."""
+        return concerns(obj, self.case.posting) or auth.can_see(self.actor, obj)
+
+    def reference(self, path, kind, obj):
+        """Someone else's row the caller may not see: named and fingerprinted, no
+        content, no files, no audit events."""
+        columns = json.dumps(row(obj), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        self.records[path] = {
+            "type": "reference",
+            "of": kind,
+            "id": obj.id,
+            "record_sha256": hashlib.sha256(columns.encode()).hexdigest(),
+        }
+        return path
+
+    def flag(self, flag):
+        """A flag's row, without the ids of earlier check-ins (a reused photo's first
+        use) that are someone else's and out of the caller's scope."""
+        earlier = {flag.details.get("earlier_checkin_id")}
+        earlier.update(m.get("earlier_checkin_id") for m in flag.details.get("matches", []))
+        visible = set()
+        for checkin_id in earlier - {None}:
+            checkin = _get(Checkin, checkin_id)
+            if checkin is not None and self.shown(checkin):
+                visible.add(checkin_id)
+        return {**row(flag), "details": _redact(flag.details, visible)}
 
     def note(self, object_type, *ids):
         self.objects.setdefault(object_type, set()).update(str(i) for i in ids)
@@ -90,6 +123,8 @@ class Collector:
         checkin = _get(Checkin, checkin_id)
         if checkin is None:
             return None
+        if not self.shown(checkin):
+            return self.reference(path, "checkin", checkin)
         reviews = db.session.scalars(
             select(CheckinReview).where(CheckinReview.checkin_id == checkin.id).order_by("id")
         ).all()
@@ -97,7 +132,7 @@ class Collector:
             "type": "checkin",
             "checkin": {**row(checkin), "standing": checkin.standing},
             "photos": [self.photo(p) for p in checkin.photos],
-            "flags": [row(f) for f in checkin.flags],
+            "flags": [self.flag(f) for f in checkin.flags],
             "reviews": [row(r) for r in reviews],
         }
         self.note("checkin", checkin.id)
@@ -111,6 +146,8 @@ class Collector:
         finding = _get(Finding, finding_id)
         if finding is None:
             return None
+        if not self.shown(finding):
+            return self.reference(path, "finding", finding)
         problems = db.session.scalars(
             select(Problem).where(Problem.finding_id == finding.id).order_by(Problem.id)
         ).all()
@@ -182,9 +219,12 @@ def _photo(collector, item):
     photo = _get(Photo, item.get("id"))
     if photo is None:
         return False
+    path = f"evidence/photo-{photo.id}.json"
+    if not collector.shown(photo):
+        collector.reference(path, "photo", photo)
+        return True
     if photo.checkin_id is not None:
         collector.checkin(photo.checkin_id)
-    path = f"evidence/photo-{photo.id}.json"
     collector.records[path] = {"type": "photo", "photo": collector.photo(photo)}
     return True
 
@@ -199,6 +239,9 @@ def _leave(collector, item):
     leave = _get(Leave, item.get("id"))
     if leave is None:
         return False
+    if not collector.shown(leave):
+        collector.reference(f"evidence/leave-{leave.id}.json", "leave", leave)
+        return True
     collector.records[f"evidence/leave-{leave.id}.json"] = {"type": "leave", "leave": row(leave)}
     collector.note("leave", leave.id)
     return True
@@ -208,7 +251,11 @@ def _assignment(collector, item):
     assignment = _get(Assignment, item.get("id"))
     if assignment is None:
         return False
-    collector.records[f"evidence/assignment-{assignment.id}.json"] = {
+    path = f"evidence/assignment-{assignment.id}.json"
+    if not collector.shown(assignment):
+        collector.reference(path, "assignment", assignment)
+        return True
+    collector.records[path] = {
         "type": "assignment",
         "assignment": {**row(assignment), "inspector_ids": assignment.inspector_ids},
     }
@@ -229,6 +276,9 @@ def _problem(collector, item):
     problem = _get(Problem, item.get("id"))
     if problem is None:
         return False
+    if not collector.shown(problem):
+        collector.reference(f"evidence/problem-{problem.id}.json", "problem", problem)
+        return True
     steps = db.session.scalars(
         select(Rectification)
         .where(Rectification.problem_id == problem.id)

@@ -20,7 +20,7 @@ from sqlalchemy import and_, or_, select
 from server import auth, storage
 from server.errors import Conflict
 from server.extensions import db
-from server.models import AuditEvent, Case, ReplacementObligation
+from server.models import AuditEvent, Case, MonthClosure, ReplacementObligation
 from server.models.types import utcnow
 from server.services import audit
 from server.services.bundle_records import Collector, photo_path, row
@@ -92,7 +92,7 @@ def _documents(case, collector):
     if recommendation is not None:
         collector.add(recommendation.evidence)
     documents.update(collector.records)
-    documents["audit.json"] = _audit_document(collector.objects)
+    documents["audit.json"] = _audit_document(collector.objects, collector.actor)
     return documents
 
 
@@ -154,7 +154,7 @@ def audit_entry(event):
     return {**audit.hashed_fields(event), "hash": event.hash}
 
 
-def _audit_document(objects):
+def _audit_document(objects, actor):
     head_seq, head_hash = audit.head()
     clauses = [
         and_(AuditEvent.object_type == kind, AuditEvent.object_id.in_(sorted(ids)))
@@ -164,7 +164,17 @@ def _audit_document(objects):
     events = db.session.scalars(
         select(AuditEvent).where(or_(*clauses), AuditEvent.seq <= head_seq).order_by(AuditEvent.seq)
     ).all()
+    events = [e for e in events if _shown_event(e, actor)]
     return {"head": {"seq": head_seq, "hash": head_hash}, "events": list(map(audit_entry, events))}
+
+
+def _shown_event(event, actor):
+    """A closure's `recommendation.create` lists every posting's recommendation of the
+    month: only for those who may see the closure (the chain check skips the gap)."""
+    if event.action != "recommendation.create" or event.object_type != "month_closure":
+        return True
+    closure = db.session.get(MonthClosure, int(event.object_id))
+    return closure is not None and auth.can_see(actor, closure)
 
 
 def _missing(blobs):

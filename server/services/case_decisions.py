@@ -17,12 +17,12 @@ away from the recall carries none. The correcting decision's `notice` says all t
 
 from datetime import date, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from server import auth
 from server.errors import Conflict, Forbidden, Invalid
 from server.extensions import db
-from server.models import Case, CaseAnswer, CaseDecision, ReplacementObligation
+from server.models import Case, CaseDecision, ReplacementObligation
 from server.models.cases import MEASURES
 from server.models.leaves import APPROVER_LEVELS
 from server.models.types import utcnow
@@ -30,6 +30,9 @@ from server.services import audit
 from server.services.cases import refuse_own
 from server.services.ledger import local_today
 from server.services.policies import policy_for
+
+# Decisions that cannot harm the cadre, so need not wait for their answer.
+HARMLESS = ("commendation", "dismissed")
 
 
 def decide(*, actor, case_id, measure, reason, corrects_id=None):
@@ -39,11 +42,14 @@ def decide(*, actor, case_id, measure, reason, corrects_id=None):
     refuse_own(actor, case.cadre_id)
     today = local_today()
     consequences = policy_for(posting.village, today)["consequences"]
-    ensure_level(actor, required_level(case, measure, consequences))
+    corrects = db.session.get(CaseDecision, corrects_id) if corrects_id is not None else None
+    if corrects is not None and corrects.case_id != case.id:
+        corrects = None  # the sequence check refuses it
+    ensure_level(actor, required_level(case, measure, consequences, corrects))
     # A decision and an answer (or a second decision) at once: one waits for the other.
     db.session.refresh(case, with_for_update=True)
     _check_sequence(case, corrects_id)
-    _ensure_heard(case, today)
+    _ensure_heard(case, today, measure)
     standing = obligation_of(case)
     recalls = measure == "recall" and standing is None
     if recalls:
@@ -85,12 +91,20 @@ def decide(*, actor, case_id, measure, reason, corrects_id=None):
     return decision
 
 
-def required_level(case, measure, consequences):
+def required_level(case, measure, consequences, corrects=None):
     """The case's level, or the level of the measure decided if that is higher: a
-    reminder case decided as a recall needs whoever decides recalls."""
+    reminder case decided as a recall needs whoever decides recalls. A correction also
+    needs the level of the measure it corrects and of whoever decided that, so a lower
+    level cannot overturn a higher level's decision by "correcting" it."""
     levels = [case.decision_level]
     if measure in MEASURES:
         levels.append(consequences["decision_levels"][measure])
+    if corrects is not None:
+        if corrects.measure in MEASURES:
+            levels.append(consequences["decision_levels"][corrects.measure])
+        decider = corrects.decided_by.jurisdiction
+        if decider is not None and decider.level in APPROVER_LEVELS:
+            levels.append(decider.level)
     return max(levels, key=APPROVER_LEVELS.index)
 
 
@@ -154,20 +168,18 @@ def _check_sequence(case, corrects_id):
         )
 
 
-def _ensure_heard(case, today):
-    if today > case.answer_deadline:
+def _ensure_heard(case, today, measure):
+    """The cadre may answer until the deadline, in as many answers as they need (a
+    first word, then the papers): only a decision that cannot harm them comes earlier."""
+    if today > case.answer_deadline or measure in HARMLESS:
         return
-    answered = db.session.execute(
-        select(func.count(CaseAnswer.id)).where(CaseAnswer.case_id == case.id)
-    ).scalar_one()
-    if not answered:
-        raise Conflict(
-            "answer_period_open",
-            f"The cadre may answer until {case.answer_deadline}; decide after that, or "
-            "once they have answered.",
-            f"当事干部可在 {case.answer_deadline} 前答复；请在其答复后或期满后再作决定。",
-            errors={"answer_deadline": case.answer_deadline.isoformat()},
-        )
+    raise Conflict(
+        "answer_period_open",
+        f"The cadre may answer until {case.answer_deadline}; decide after that (only a "
+        "commendation or a dismissal may come earlier).",
+        f"当事干部可在 {case.answer_deadline} 前答复；期满后方可作出决定（表扬或不予处理除外）。",
+        errors={"answer_deadline": case.answer_deadline.isoformat()},
+    )
 
 
 def _ensure_recallable(posting, today):

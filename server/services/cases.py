@@ -17,18 +17,22 @@ from server import auth
 from server.errors import Conflict, Forbidden, Invalid
 from server.extensions import db
 from server.models import (
+    Assignment,
     Case,
     Checkin,
     Finding,
+    Flag,
     Leave,
     MonthClosure,
     Photo,
     Posting,
+    Problem,
     Recommendation,
+    Rectification,
 )
-from server.services import audit
+from server.services import audit, superseded
 from server.services.ledger import local_today
-from server.services.policies import policy_for
+from server.services.policies import ancestor_codes, policy_for
 
 # What a case may cite, and the row each type names (ledger_month names a month of the
 # case's own posting instead).
@@ -68,7 +72,7 @@ def open_(
         proposed_measure = recommendation.measure
         summary, evidence = recommendation.summary, recommendation.evidence
     else:
-        evidence = _checked_evidence(actor, evidence or [])
+        evidence = _checked_evidence(actor, evidence or [], posting)
     today = local_today()
     consequences = policy_for(posting.village, today)["consequences"]
     case = Case(
@@ -131,21 +135,34 @@ def _ensure_openable(recommendation):
             "该建议已搁置；如需立案，请直接针对任职立案。",
             errors={"status": recommendation.status},
         )
+    reason = superseded.stale_reason(recommendation.evidence)
+    if reason is not None:
+        raise Conflict(
+            "recommendation_stale",
+            "The evidence behind this recommendation was corrected (a closed month "
+            "reopened or a finding amended).",
+            "该建议所依据的证据已被更正（关账已重新打开或检查记录已更正）。",
+            errors={"cause": reason},
+        )
 
 
-def _checked_evidence(actor, items):
-    """Every row cited must exist and be visible to the one citing it."""
-    problems = {}
+def _checked_evidence(actor, items, posting):
+    """Every row cited must exist, be visible to the one citing it, and be about the
+    case's posting or its cadre: a case file is shown to the cadre in full, so it must
+    not carry a colleague's check-ins, photos or positions."""
+    problems, foreign = {}, {}
     for index, item in enumerate(items):
         model = EVIDENCE_MODELS.get(item["type"])
         if model is None:
             continue
         pk = model.__mapper__.primary_key[0]
-        visible = db.session.execute(
-            auth.scoped(select(pk).where(pk == item["id"]), model, actor)
-        ).first()
-        if visible is None:
+        row = db.session.execute(
+            auth.scoped(select(model).where(pk == item["id"]), model, actor)
+        ).scalar_one_or_none()
+        if row is None:
             problems[index] = {"id": [f"No {item['type']} {item['id']} in your scope."]}
+        elif not concerns(row, posting):
+            foreign[index] = {"id": [f"{item['type']} {item['id']} is about someone else."]}
     if problems:
         raise Invalid(
             "evidence_not_found",
@@ -153,7 +170,42 @@ def _checked_evidence(actor, items):
             "所引证据不存在或超出您的查看范围。",
             errors={"evidence": problems},
         )
+    if foreign:
+        raise Invalid(
+            "evidence_not_about_case",
+            "Some evidence cited is about another posting or person than the case's.",
+            "所引证据与本案的任职或干部无关。",
+            errors={"evidence": foreign},
+        )
     return items
+
+
+def concerns(row, posting):
+    """Whether a cited row is about this posting or its cadre (a closed month: one that
+    covers the posting's village)."""
+    if isinstance(row, Checkin | Leave):
+        return row.posting_id == posting.id or row.cadre_id == posting.cadre_id
+    if isinstance(row, Flag):
+        return concerns(row.checkin, posting)
+    if isinstance(row, Photo):
+        if row.checkin is not None:
+            return concerns(row.checkin, posting)
+        step = db.session.get(Rectification, row.rectification_id)
+        return concerns(db.session.get(Problem, step.problem_id), posting)
+    if isinstance(row, Finding):
+        return concerns(row.assignment, posting)
+    if isinstance(row, Assignment):
+        target = db.session.get(Posting, row.posting_id)
+        return target.id == posting.id or target.cadre_id == posting.cadre_id
+    if isinstance(row, Problem):
+        if row.posting_id is None:
+            return row.village_id == posting.village_id
+        return concerns(db.session.get(Posting, row.posting_id), posting)
+    if isinstance(row, Posting):
+        return row.id == posting.id or row.cadre_id == posting.cadre_id
+    if isinstance(row, MonthClosure):
+        return row.region.code in ancestor_codes(posting.village.code)
+    return False
 
 
 def get(*, actor, case_id):

@@ -36,8 +36,27 @@ def standing_closure(region, month):
     ).scalar_one_or_none()
 
 
+def lock_for_close(region):
+    """Taken by a month close before it reads anything: waits for the decisions that
+    found the month open (see `ensure_open`), and makes later ones wait for it."""
+    db.session.execute(
+        select(Region.id).where(Region.id == region.id).with_for_update(key_share=True)
+    ).all()
+
+
 def ensure_open(region, *days):
-    """Refuse (409 `month_closed`) if any of `days` lies in a month closed for `region`."""
+    """Refuse (409 `month_closed`) if any of `days` lies in a month closed for `region`.
+
+    Holds the region and its ancestors FOR SHARE until the caller commits: closing a
+    month locks its region FOR NO KEY UPDATE (`lock_for_close`), so a decision checked
+    open here cannot commit into a month closed meanwhile, and a close waits for the
+    decisions already past this check (SQLite serialises writers anyway)."""
+    db.session.execute(
+        select(Region.id)
+        .where(Region.code.in_(ancestor_codes(region.code)))
+        .order_by(Region.code)
+        .with_for_update(read=True)
+    ).all()
     for month in sorted({month_key(day) for day in days}):
         closure = standing_closure(region, month)
         if closure is not None:

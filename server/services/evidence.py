@@ -1,9 +1,10 @@
 """Evidence photos: attached to check-ins (files land only if the row commits), and
 served to the people allowed to see them, recording who looked."""
 
+import copy
 from dataclasses import dataclass
 
-from flask import current_app
+from flask import current_app, g, has_request_context
 
 from server import auth, storage
 from server.errors import AppError, Invalid, NotFound
@@ -23,18 +24,34 @@ class Upload:
 def inspect_uploads(photo_files):
     """Every uploaded photo inspected with the configured limits, in order; the first
     unusable one is refused with its index (`photo_index`) in the error."""
-    cfg = current_app.config
     inspected = []
     for index, data in enumerate(photo_files):
-        try:
-            fact = photos.inspect(
-                data, max_bytes=cfg["MAX_PHOTO_BYTES"], max_pixels=cfg["MAX_PHOTO_PIXELS"]
-            )
-        except AppError as exc:
-            exc.errors = {**exc.errors, "photo_index": index}
-            raise
+        fact = _inspect_once(data)
+        if isinstance(fact, AppError):
+            refused = copy.copy(fact)  # the same refusal, naming this item's photo
+            refused.errors = {**fact.errors, "photo_index": index}
+            raise refused
         inspected.append(Upload(data, fact))
     return inspected
+
+
+def _inspect_once(data):
+    """One decode per photo per request: an offline batch may name one photo from many
+    items (up to 150 references), and each decode can cost seconds for a large picture.
+    Keyed by the bytes object itself, which lives as long as the request."""
+    memo = g.setdefault("inspected_photos", {}) if has_request_context() else {}
+    known = memo.get(id(data))
+    if known is not None and known[0] is data:
+        return known[1]
+    cfg = current_app.config
+    try:
+        fact = photos.inspect(
+            data, max_bytes=cfg["MAX_PHOTO_BYTES"], max_pixels=cfg["MAX_PHOTO_PIXELS"]
+        )
+    except AppError as exc:
+        fact = exc
+    memo[id(data)] = (data, fact)
+    return fact
 
 
 def attach_photos(checkin, uploads):

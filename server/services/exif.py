@@ -44,17 +44,30 @@ def read(image: Image.Image) -> ExifFacts:
         sub = exif.get_ifd(_IFD.Exif)
     except Exception:  # malformed EXIF must never block a check-in; see module doc
         return ExifFacts()
+    # Pillow decodes a value of the first IFD when it is first read, and a malformed one
+    # raises (or warns, which the tests make an error) right there: read the few we use
+    # here, each on its own, so that a bad tag loses only itself.
+    ifd0 = {
+        tag: _get(exif, tag) for tag in (_TAG.Make, _TAG.Model, _TAG.Orientation, _TAG.DateTime)
+    }
     latitude, longitude = position(gps)
-    taken, offset = capture_time(exif, sub)
+    taken, offset = capture_time(ifd0, sub)
     return ExifFacts(
         latitude=latitude,
         longitude=longitude,
         taken_local=taken,
         offset=offset,
-        orientation=_orientation(image, exif),
-        make=text(exif.get(_TAG.Make)),
-        model=text(exif.get(_TAG.Model)),
+        orientation=_orientation(image, ifd0),
+        make=text(ifd0[_TAG.Make]),
+        model=text(ifd0[_TAG.Model]),
     )
+
+
+def _get(exif, tag):
+    try:
+        return exif.get(tag)
+    except Exception:  # see read()
+        return None
 
 
 def position(gps) -> tuple[float | None, float | None]:

@@ -13,7 +13,7 @@ from server.extensions import db
 from server.models import Assignment, Checkin, Finding, FindingSignature, Flag, Problem
 from server.models.checkins import ARRIVAL
 from server.models.types import utcnow
-from server.services import audit, checkins, rules
+from server.services import audit, checkins, rules, superseded
 from server.services.lookups import unit_by_id
 from server.services.policies import SEVERITY, checkin_policy
 
@@ -175,6 +175,8 @@ def _finalize_if_signed(finding, actor):
             "returned_to_review": reopened,
         },
     )
+    if finding.amends_id is not None:
+        superseded.after_amendment(finding, actor=actor)
     rules.run_for_finding(finding, actor=actor)
 
 

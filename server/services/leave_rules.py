@@ -140,3 +140,22 @@ def ensure_status(leave, status):
             f"该请假当前状态为 {leave.status}，不能执行此操作。",
             errors={"status": leave.status},
         )
+
+
+def excused(posting_id, day):
+    """Whether an approved leave or duty trip of the posting covers the day (up to the
+    return): an inspection that finds the cadre away then found no unexcused absence."""
+    return (
+        db.session.execute(
+            select(Leave.id)
+            .where(
+                Leave.posting_id == posting_id,
+                Leave.status == "approved",
+                Leave.start_date <= day,
+                Leave.end_date >= day,
+                or_(Leave.returned_on.is_(None), Leave.returned_on > day),
+            )
+            .limit(1)
+        ).first()
+        is not None
+    )

@@ -55,6 +55,8 @@ def cancel(*, actor, leave_id):
         raise Forbidden(
             "not_your_leave", "Only the cadre who asked may cancel.", "只有申请人可以撤回。"
         )
+    # A cancellation and a decision at once: one waits and sees the other's status.
+    db.session.refresh(leave, with_for_update=True)
     leave_rules.ensure_status(leave, "pending")
     leave.status = "cancelled"
     audit.record("leave.cancel", leave, actor=actor, summary={"status": "cancelled"})
@@ -71,6 +73,8 @@ def decide(*, actor, leave_id, decision, reason):
     auth.ensure_manages(actor, village)
     if not actor.has_role("admin"):
         leave_rules.ensure_level(actor, leave)
+    # Two reviewers at once: the second waits, then finds the leave decided.
+    db.session.refresh(leave, with_for_update=True)
     leave_rules.ensure_status(leave, "pending")
     if decision == "approved":
         ensure_open(village, *_days(leave.start_date, leave.end_date))
@@ -102,6 +106,7 @@ def close(*, actor, leave_id, returned_on, reason):
     """By hand: the reviewer records the first day back."""
     leave = auth.get_visible(Leave, leave_id, actor)
     auth.ensure_manages(actor, leave.posting.village)
+    db.session.refresh(leave, with_for_update=True)
     if leave.status != "approved" or leave.returned_on is not None:
         raise Conflict(
             "leave_not_closable",
@@ -126,11 +131,13 @@ def close(*, actor, leave_id, returned_on, reason):
 
 
 def close_on_return(checkin):
-    """Called by check-in submission inside its transaction (the caller commits): a
-    presence check-in that is not rejected closes the posting's approved leaves that
-    began before its day. A check-in synced late that is earlier than the one which
-    closed a leave moves the return back to its day; a close by hand stays."""
-    if checkin.kind != "presence" or checkin.standing == "rejected":
+    """Called by check-in submission, and by a reviewer accepting a check-in, inside
+    their transaction (the caller commits): an accepted presence check-in closes the
+    posting's approved leaves that began before its day. A flagged one waits for its
+    review: one later rejected must not end a leave and turn its days into absence. A
+    check-in earlier than the one which closed a leave moves the return back to its
+    day; a close by hand stays."""
+    if checkin.kind != "presence" or checkin.standing != "accepted":
         return []
     leaves = (
         db.session.execute(
@@ -152,6 +159,35 @@ def close_on_return(checkin):
     )
     for leave in leaves:
         _close_by_checkin(leave, checkin)
+    return leaves
+
+
+def undo_close(checkin, actor):
+    """Called by a reviewer rejecting a check-in (the caller commits): the leaves it
+    closed are closed by the next accepted presence check-in instead, or reopened."""
+    leaves = (
+        db.session.execute(select(Leave).where(Leave.closed_by_checkin_id == checkin.id))
+        .scalars()
+        .all()
+    )
+    for leave in leaves:
+        earlier = leave.returned_on
+        back = _first_presence_after(leave)
+        leave.returned_on = back.local_date if back is not None else None
+        leave.closed_at = utcnow() if back is not None else None
+        leave.closed_by_checkin_id = back.id if back is not None else None
+        audit.record(
+            "leave.close_undone",
+            leave,
+            actor=actor,
+            summary={
+                "rejected_checkin_id": checkin.id,
+                "replaces_returned_on": _iso(earlier),
+                "returned_on": _iso(leave.returned_on),
+                "checkin_id": leave.closed_by_checkin_id,
+            },
+        )
+        db.session.flush()
     return leaves
 
 
@@ -182,7 +218,7 @@ def _first_presence_after(leave):
             Checkin.posting_id == leave.posting_id,
             Checkin.kind == "presence",
             Checkin.local_date > leave.start_date,
-            func.coalesce(Checkin.review_decision, Checkin.verdict) != "rejected",
+            func.coalesce(Checkin.review_decision, Checkin.verdict) == "accepted",
         )
         .order_by(Checkin.local_date, Checkin.captured_at, Checkin.id)
         .limit(1)

@@ -20,6 +20,7 @@ from server.models.findings import Finding
 from server.models.households import Household, household_cadre
 from server.models.leaves import Leave
 from server.models.postings import Posting
+from server.services import leave_rules
 
 ACCEPTED = or_(
     Checkin.review_decision == "accepted",
@@ -130,18 +131,15 @@ def local_bounds(first, last):
 
 
 def finding_counts(postings, first, last):
-    """{posting_id: (final findings, of which absent)} observed in the month. A finding
-    amended by a later final one no longer counts: the amendment does."""
+    """{posting_id: (final findings, of which unexcused absences)} observed in the
+    month. A finding amended by a later final one no longer counts: the amendment does.
+    `absent` on a day of approved leave or duty trip is no unexcused absence."""
     start, end = local_bounds(first, last)
     amended = select(Finding.amends_id).where(
         Finding.amends_id.is_not(None), Finding.status == "final"
     )
     rows = db.session.execute(
-        select(
-            Assignment.posting_id,
-            func.count(Finding.id),
-            func.sum(case((Finding.outcome == "absent", 1), else_=0)),
-        )
+        select(Assignment.posting_id, Finding.outcome, Finding.observed_at)
         .join(Assignment, Assignment.id == Finding.assignment_id)
         .where(
             Assignment.posting_id.in_(postings),
@@ -150,9 +148,15 @@ def finding_counts(postings, first, last):
             Finding.observed_at < end,
             Finding.id.not_in(amended),
         )
-        .group_by(Assignment.posting_id)
     )
-    return {pid: (total, _as_int(absent)) for pid, total, absent in rows}
+    zone = ZoneInfo(current_app.config["TIMEZONE"])
+    counts = {}
+    for pid, outcome, observed in rows:
+        total, absent = counts.get(pid, (0, 0))
+        day = observed.astimezone(zone).date()
+        unexcused = outcome == "absent" and not leave_rules.excused(pid, day)
+        counts[pid] = (total + 1, absent + unexcused)
+    return counts
 
 
 def household_coverage(postings, first, last, per_household):

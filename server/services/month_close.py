@@ -14,7 +14,7 @@ from server.models.checkins import ARRIVAL, Checkin, Flag
 from server.models.leaves import Leave
 from server.models.postings import Posting
 from server.models.types import utcnow
-from server.services import audit, ledger, rules
+from server.services import audit, ledger, rules, superseded
 from server.services.closures import ensure_open, lock_for_close
 from server.services.lookups import region_by_code
 
@@ -141,6 +141,8 @@ def reopen(*, actor, closure_id, reason):
         actor=actor,
         summary={"region": closure.region.code, "month": closure.month, "reason": reason},
     )
+    # Its frozen rows no longer stand, nor do the proposals made from them.
+    superseded.after_reopen(closure, actor=actor)
     db.session.commit()
     return closure
 

@@ -15,6 +15,7 @@ before any pixel is decoded. Pillow's global settings are left alone.
 import functools
 import hashlib
 import io
+import re
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
@@ -31,6 +32,12 @@ VARIANTS = {"thumb": (THUMB_SIDE, 80), "display": (DISPLAY_SIDE, 85)}  # long si
 RENDER_MAX_BYTES = 64 * 1024 * 1024
 RENDER_MAX_PIXELS = 200_000_000
 _PHASH_SIDE = 32  # imagehash.phash works on a 32x32 grey image
+# libjpeg's own progressive files have 10 scans (6 in grey). Every scan is a pass over
+# all the blocks of the image, and a crafted file can repeat one for a few bytes a copy:
+# a 40 KB file took 10 s, a few MB would take hours (libjpeg-turbo's LJT-01-003).
+MAX_JPEG_SCANS = 32
+_JPEG_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")  # not stuffing, restart or fill
+_JPEG_PROGRESSIVE = {0xC2, 0xC6, 0xCA, 0xCE}  # SOF markers of progressive frames
 _HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
 _MIME = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "heic": "image/heic"}
 # EXIF orientation -> the transpose that shows the picture upright.
@@ -192,6 +199,27 @@ def _webp_canvas(data: bytes) -> tuple[int, int] | None:
     return None
 
 
+def _jpeg_scans(data: bytes) -> int:
+    """The scans libjpeg would decode, up to one past the limit. The markers are walked
+    as it walks them (segments skipped by their length, entropy-coded data up to the
+    next marker, nothing after EOI). A sequential JPEG with a repeated scan is refused
+    by libjpeg at once, so only a progressive one is walked past its first scan."""
+    scans, progressive, at = 0, False, 2
+    while match := _JPEG_MARKER.search(data, at):
+        marker, at = data[match.start() + 1], match.end()
+        if marker == 0xD9:
+            break
+        if marker in (0x01, 0xD8):  # no length field
+            continue
+        progressive = progressive or marker in _JPEG_PROGRESSIVE
+        if marker == 0xDA:
+            scans += 1
+            if not progressive or scans > MAX_JPEG_SCANS:
+                break
+        at += int.from_bytes(data[at : at + 2], "big")
+    return scans
+
+
 def _decode(data, max_bytes, max_pixels, long_side):
     """(format, declared size, small upright RGB image, EXIF facts) from one decode."""
     if len(data) < 2:
@@ -199,8 +227,14 @@ def _decode(data, max_bytes, max_pixels, long_side):
     if len(data) > max_bytes:
         raise PhotoTooLarge(errors={"size_bytes": len(data), "max_bytes": max_bytes})
     fmt = sniff(data)
-    if fmt == "webp" and (canvas := _webp_canvas(data)):
-        _check_pixels(canvas, max_pixels)
+    if fmt == "webp":
+        # libwebp's decoder keeps the canvas twice and hands Pillow a copy: 12-16 bytes a
+        # pixel, twice the worst of the other formats, so WebP gets half the pixels.
+        max_pixels //= 2
+        if canvas := _webp_canvas(data):
+            _check_pixels(canvas, max_pixels)
+    elif fmt == "jpeg" and _jpeg_scans(data) > MAX_JPEG_SCANS:
+        raise PhotoUndecodable(errors={"max_scans": MAX_JPEG_SCANS})
     image = _open(fmt, data)
     try:
         size = image.size

@@ -12,6 +12,7 @@ from copy import deepcopy
 from sqlalchemy import func, select
 
 from server import auth
+from server.errors import Forbidden
 from server.extensions import db
 from server.models.policies import Policy
 from server.models.regions import LEVEL_DIGITS, LEVELS, Region
@@ -215,6 +216,33 @@ def list_(*, actor, region_code=None, include_ancestors=False):
     return stmt.order_by(Region.code, Policy.effective_from, Policy.version)
 
 
+# Settings that say which level may decide or recommend against a cadre: the level they
+# bind must not be able to rewrite them for itself.
+AUTHORITY_SETTINGS = (
+    ("consequences", "decision_levels"),
+    ("consequences", "rules"),
+    ("leave", "approval_levels"),
+)
+
+
+def _ensure_may_set_authority(actor, region, rules):
+    """Only an admin, or a department strictly above the region, sets who decides there."""
+    touched = [
+        f"{section}.{key}" for section, key in AUTHORITY_SETTINGS if key in rules.get(section, {})
+    ]
+    if not touched or actor.has_role("admin"):
+        return
+    own = actor.jurisdiction
+    if own is not None and LEVELS.index(own.level) < LEVELS.index(region.level):
+        return
+    raise Forbidden(
+        "authority_setting_reserved",
+        "Who decides in a region is set only from a level above it (or by an admin).",
+        "决定权限只能由上级部门（或管理员）设定。",
+        errors={"rules": touched},
+    )
+
+
 def create(*, actor, region_code, effective_from, rules, reason):
     """The region's next version. Never an edit: a correction is a later version with
     the same effective date, which wins over the one it corrects."""
@@ -222,6 +250,7 @@ def create(*, actor, region_code, effective_from, rules, reason):
 
     region = region_by_code(region_code, "region_code")
     auth.ensure_manages(actor, region)
+    _ensure_may_set_authority(actor, region, rules)
     ensure_open(region, effective_from)
     latest = db.session.execute(
         select(func.max(Policy.version)).where(Policy.region_id == region.id)

@@ -1,6 +1,6 @@
 """Postings: which cadre serves in which village, for whom, and when."""
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -12,7 +12,7 @@ from server.extensions import db
 from server.models import Posting
 from server.models.postings import RESIDENT_ROLES
 from server.models.regions import subtree_prefix
-from server.services import audit
+from server.services import audit, closures
 from server.services.lookups import cadre_by_id, region_by_code, unit_by_id
 
 
@@ -122,6 +122,10 @@ def update(*, actor, posting_id, **data):
     auth.ensure_manages(actor, posting.village)
     if "unit_id" in data:
         unit_by_id(data["unit_id"])
+    _ensure_not_recalled(posting, data)
+    served = posting.start_date, posting.end_date
+    serves = data.get("start_date", served[0]), data.get("end_date", served[1])
+    closures.ensure_open(posting.village, *_months_changed(served, serves))
     diff = audit.changes(posting, data)
     for key, value in data.items():
         setattr(posting, key, value)
@@ -134,6 +138,42 @@ def update(*, actor, posting_id, **data):
     audit.record("posting.update", posting, actor=actor, summary=diff)
     db.session.commit()
     return posting
+
+
+def _ensure_not_recalled(posting, data):
+    # The recall decision ended it; undoing that is posting the cadre again, on record.
+    if posting.status != "recalled":
+        return
+    changed = [
+        key for key in ("status", "end_date") if key in data and data[key] != getattr(posting, key)
+    ]
+    if changed:
+        raise Conflict(
+            "posting_recalled",
+            "A recalled posting stays ended; to bring the cadre back, post them again.",
+            "已召回的任职不能恢复或改期；如需恢复，请重新选派。",
+            errors={"fields": changed},
+        )
+
+
+def _months_changed(served, serves):
+    """A day in each month where the days served between (start, end) `served` and
+    `serves` differ, up to today: a month can be closed only once it is over."""
+    (old_start, old_end), (new_start, new_end), today = served, serves, local_today()
+    spans = []
+    if old_start != new_start:
+        first, last = sorted((old_start, new_start))
+        spans.append((first, last - timedelta(days=1)))
+    if old_end != new_end:
+        ends = sorted((old_end or date.max, new_end or date.max))
+        spans.append((ends[0] + timedelta(days=1), ends[1]))
+    days = []
+    for first, last in spans:
+        day, last = first, min(last, today)
+        while day <= last:
+            days.append(day)
+            day = (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+    return days
 
 
 def local_today():

@@ -13,6 +13,7 @@ from server.extensions import db
 from server.models import AuditEvent, Case, Posting, Recommendation
 from server.models.leaves import APPROVER_LEVELS
 from server.services import audit
+from server.services.cases import refuse_own
 from server.services.lookups import region_by_code
 from server.services.policies import policy_for
 from server.services.rule_support import local_day
@@ -50,6 +51,8 @@ def set_aside(*, actor, recommendation_id, reason):
     recommendation = auth.get_visible(Recommendation, recommendation_id, actor)
     village = recommendation.posting.village
     auth.ensure_manages(actor, village)
+    # Setting aside is deciding: nobody does it about themselves, as with a case.
+    refuse_own(actor, recommendation.posting.cadre_id)
     _ensure_level(actor, recommendation, village)
     if not (reason or "").strip():
         raise Invalid(

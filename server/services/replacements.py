@@ -72,6 +72,11 @@ def _replacement(actor, obligation, posting_id):
             "该任职不存在或超出您的查看范围。",
             errors={"posting_id": ["No such posting in your scope."]},
         )
+    # Two obligations fulfilled by one posting at once: the second waits here, then
+    # finds the posting used.
+    db.session.execute(
+        select(Posting.id).where(Posting.id == posting.id).with_for_update(key_share=True)
+    ).all()
     recalled = obligation.recalled_posting
     reasons = []
     if posting.id == recalled.id:

@@ -14,7 +14,7 @@ from server.extensions import db
 from server.models import Checkin, CheckinReview
 from server.models.checkins import ARRIVAL
 from server.models.types import utcnow
-from server.services import audit, closures
+from server.services import audit, closures, leaves
 
 FLAG_OUTCOME = {"accepted": "dismissed", "rejected": "upheld"}
 
@@ -50,6 +50,11 @@ def decide(*, actor, checkin_id, decision, reason):
     for flag in checkin.flags:
         flag.status = FLAG_OUTCOME[decision]
     db.session.flush()
+    # A leave ends on an accepted return only (see leaves.close_on_return).
+    if decision == "accepted":
+        leaves.close_on_return(checkin)
+    else:
+        leaves.undo_close(checkin, actor)
     audit.record(
         "checkin.review",
         review,

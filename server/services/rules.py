@@ -18,6 +18,7 @@ period) is unique, and an insert that meets an existing key is skipped by the da
 """
 
 from server.extensions import db
+from server.services import leave_rules
 from server.services.rule_runs import FindingRun, MonthRun, runs
 from server.services.rule_support import (
     Proposal,
@@ -166,6 +167,8 @@ def absence_found(found):
     """An unexcused absence found by inspection: circulated criticism (通报批评)."""
     if found.finding.outcome != "absent":
         return []
+    if leave_rules.excused(found.posting.id, found.day):
+        return []  # away on approved leave or a declared trip: nothing to answer for
     settings = found.settings("absence_found")
     if settings is None:
         return []

@@ -4,6 +4,8 @@ A session is the family of refresh tokens born from one log-in. Each refresh tok
 works once; presenting a used one means it was copied, so the whole family is revoked.
 """
 
+import secrets
+
 from sqlalchemy.exc import IntegrityError
 
 from server import auth
@@ -11,7 +13,7 @@ from server.errors import Forbidden, Unauthorized
 from server.extensions import db
 from server.models import AuthSession, Device, RefreshToken, User
 from server.models.types import utcnow
-from server.services import audit
+from server.services import audit, lockouts
 
 
 def _bad_credentials():
@@ -57,10 +59,37 @@ def _issue(user, session, config):
     }
 
 
+# A hash of a random password per argon2 setting, verified when there is no real hash:
+# the same parameters cost the same time.
+_DUMMY_HASHES = {}
+
+
+def _dummy_hash(config):
+    params = (config["ARGON2_TIME_COST"], config["ARGON2_MEMORY_COST"])
+    if params not in _DUMMY_HASHES:
+        _DUMMY_HASHES[params] = auth.hash_password(secrets.token_urlsafe(16))
+    return _DUMMY_HASHES[params]
+
+
+def verify_password(user, password, config):
+    """One argon2 verification whatever the case (unknown phone, no password yet, wrong
+    or right password): the time taken tells nothing about which it was."""
+    if user is None or user.password_hash is None:
+        auth.check_password(_dummy_hash(config), password)
+        return False
+    return auth.check_password(user.password_hash, password)
+
+
 def login(*, phone, password, device_id, config):
     user = db.session.execute(db.select(User).where(User.phone == phone)).scalar_one_or_none()
-    if not auth.check_password(user.password_hash if user else None, password):
+    locked = lockouts.is_locked(phone)
+    if not verify_password(user, password, config) or locked:
+        if not locked:
+            lockouts.record_failure(phone, user=user, config=config)
+            db.session.commit()
+        # A locked number gets the wrong-password answer too, even with the right one.
         raise _bad_credentials()
+    lockouts.clear(phone)
     if not user.active:
         raise Forbidden("account_disabled", "This account is disabled.", "该账号已停用。")
     record_device(user, device_id)

@@ -1,11 +1,11 @@
 """People: created by admins, or by reviewers for cadres and inspectors in their jurisdiction."""
 
 from server import auth
-from server.errors import Conflict, Forbidden
+from server.errors import Conflict, Forbidden, Invalid
 from server.extensions import db
 from server.models import Posting, User, UserRole
 from server.models.regions import subtree_prefix
-from server.services import audit, sessions
+from server.services import audit, lockouts, sessions
 from server.services.lookups import optional_region, unit_by_id
 
 # Reviewers may manage these; only admins may grant reviewer or admin.
@@ -76,10 +76,19 @@ def _resolve(data):
     return resolved
 
 
+def _check_password(password, phone):
+    # The schema checks the rest (schemas.users.validate_password); an update may not
+    # carry the phone, so this rule lives here.
+    if phone in password:
+        raise Invalid(errors={"password": ["Must not contain the phone number."]})
+
+
 def create(*, actor, name, phone, roles, password=None, **rest):
     data = _resolve(rest)
     _check_grant(actor, roles, data.get("jurisdiction"))
     _check_phone_free(phone)
+    if password:
+        _check_password(password, phone)
     user = User(name=name, phone=phone, roles=roles, **data)
     if password:
         user.password_hash = auth.hash_password(password)
@@ -106,6 +115,8 @@ def update(*, actor, user_id, **data):
     if "phone" in data:
         _check_phone_free(data["phone"], user.id)
     password = data.pop("password", None)
+    if password:
+        _check_password(password, data.get("phone", user.phone))
     plain = {k: v for k, v in data.items() if k not in ("jurisdiction", "home_region")}
     diff = audit.changes(user, plain)
     for key in ("jurisdiction", "home_region"):
@@ -117,6 +128,7 @@ def update(*, actor, user_id, **data):
     if password:
         user.password_hash = auth.hash_password(password)
         diff["password"] = "changed"
+        lockouts.clear(user.phone)
     if password or data.get("active") is False:
         # A new password or a disabled account ends every log-in made before it.
         diff["sessions_revoked"] = sessions.revoke_all(
@@ -132,7 +144,9 @@ def set_password(*, phone, password, actor=None):
     user = db.session.execute(db.select(User).where(User.phone == phone)).scalar_one_or_none()
     if user is None:
         raise LookupError(phone)
+    _check_password(password, phone)
     user.password_hash = auth.hash_password(password)
+    lockouts.clear(phone)
     revoked = sessions.revoke_all(user, "password_changed")
     audit.record(
         "user.set_password",

@@ -3,9 +3,11 @@ same audit), recorded as a session of the device `web-console`."""
 
 import marshmallow as ma
 from flask import current_app, flash, g, redirect, render_template, request, url_for
+from flask_limiter import RateLimitExceeded
 
 from schemas.auth import LoginSchema
 from server import auth as api_auth
+from server import ratelimits
 from server.errors import AppError, Unauthorized
 from server.services import sessions
 from server.web import bp, i18n, security
@@ -24,6 +26,7 @@ def login():
 
 
 @bp.post("/login")
+@ratelimits.login
 def login_post():
     form = request.form
     target = security.safe_next(form.get("next"), url_for("console.dashboard"))
@@ -51,6 +54,12 @@ def login_post():
         security.end()
         raise security.role_forbidden()
     return redirect(target)
+
+
+@bp.errorhandler(RateLimitExceeded)
+def too_many_log_ins(exc):
+    # The log-in page again with the API's words; the limiter adds Retry-After.
+    return _refused(ratelimits.RateLimited(), request.form)
 
 
 def _refused(exc, form):

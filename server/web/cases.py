@@ -34,7 +34,7 @@ def case_page(case_id):
         obligation=case_decisions.obligation_of(case),
         notices={d.id: case_decisions.notice(d) for d in case.decisions},
         may_decide=case_decisions.may_decide(actor, case),
-        waiting=not case.answers and local_today() <= case.answer_deadline,
+        waiting=local_today() <= case.answer_deadline,
         decisions=DECISIONS,
     )
 

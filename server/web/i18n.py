@@ -173,8 +173,9 @@ WORDS = {
     "cases.corrects": ("更正决定", "Corrects decision"),
     "cases.barred_until": ("限制提拔至", "Barred from promotion until"),
     "cases.waiting": (
-        "当事人尚未答复，答复期内不能作出决定；期限至",
-        "The cadre has not answered; no decision before the deadline,",
+        "当事人仍可答复，答复期内不能作出决定（表扬或不予处理除外）；期限至",
+        "The cadre may still answer; no decision (but a commendation or a dismissal) "
+        "before the deadline,",
     ),
     "cases.measure": ("处理措施", "Measure"),
     "cases.decide": ("作出决定", "Decide"),

@@ -799,9 +799,7 @@ def test_a_name_that_looks_like_a_formula_stays_text_in_the_exports(client, make
     not os.environ.get("DATABASE_URL"),
     reason="SQLite serialises writers; the region row locks under test are PostgreSQL's",
 )
-def test_a_review_waits_for_a_month_close_under_way_then_finds_it_closed(
-    own_database, monkeypatch
-):
+def test_a_review_waits_for_a_month_close_under_way_then_finds_it_closed(own_database, monkeypatch):
     from server.services import month_close
     from tests.factories import Factory
 
@@ -814,6 +812,7 @@ def test_a_review_waits_for_a_month_close_under_way_then_finds_it_closed(
         db.session.commit()
         target, county = row.id, world.county_a.code
         review_headers, close_headers = make.headers(world.reviewer_a), make.headers(closer)
+        db.session.commit()
     locked, reviewed = threading.Event(), threading.Event()
     real = month_close.rules.run_for_month
 

@@ -27,6 +27,7 @@ from server.models import (
     CaseAttachment,
     CaseDecision,
     Checkin,
+    Flag,
     Recommendation,
     ReplacementObligation,
 )
@@ -519,3 +520,89 @@ def own_initiative(world, evidence):
     db.session.add(case)
     db.session.commit()
     return case
+
+
+def colleague_checkin(world, make):
+    colleague = make.user("cadre", name="陈静", unit=world.unit_a)
+    posting = make.posting(colleague, world.village_a1, world.unit_a, role="team_member")
+    return make.checkin(posting, latitude=32.123456, longitude=116.654321)
+
+
+def test_someone_else_s_rows_reach_only_those_who_may_see_them(client, world, make, tmp_path):
+    theirs = colleague_checkin(world, make)
+    mine = make.checkin(world.posting_a)
+    match = {"earlier_checkin_id": theirs.id, "earlier_photo_id": 7, "hamming_distance": 2}
+    db.session.add(
+        Flag(
+            checkin=mine,
+            code="photo_reused",
+            severity="high",
+            details={**match, "matches": [match]},
+        )
+    )
+    db.session.commit()
+    case = own_initiative(world, [{"type": "checkin", "id": i} for i in (mine.id, theirs.id)])
+
+    cadre = zipfile.ZipFile(io.BytesIO(download(client, make, world.cadre_a, case.id).data))
+    reference = read_json(cadre, f"evidence/checkin-{theirs.id}.json")
+    assert set(reference) == {"type", "of", "id", "record_sha256"}
+    assert reference["type"] == "reference" and reference["of"] == "checkin"
+    (flag,) = read_json(cadre, f"evidence/checkin-{mine.id}.json")["flags"]
+    assert flag["details"] == {"hamming_distance": 2, "matches": [{"hamming_distance": 2}]}
+    events = read_json(cadre, "audit.json")["events"]
+    assert all(e["object_id"] != str(theirs.id) for e in events if e["object_type"] == "checkin")
+    path = tmp_path / "cadre.zip"
+    path.write_bytes(download(client, make, world.cadre_a, case.id).data)
+    assert run_verifier(path).returncode == 0
+
+    reviewer = zipfile.ZipFile(io.BytesIO(download(client, make, world.reviewer_a, case.id).data))
+    whole = read_json(reviewer, f"evidence/checkin-{theirs.id}.json")
+    assert whole["checkin"]["latitude"] == 32.123456
+    assert reference["record_sha256"] == sha256(
+        json.dumps(
+            {k: v for k, v in whole["checkin"].items() if k != "standing"},
+            sort_keys=True,
+            ensure_ascii=False,
+            separators=(",", ":"),
+        ).encode()
+    )
+    (flag,) = read_json(reviewer, f"evidence/checkin-{mine.id}.json")["flags"]
+    assert flag["details"]["earlier_checkin_id"] == theirs.id
+
+
+def test_a_closure_s_recommendations_reach_only_those_who_see_the_closure(
+    client, world, make, tmp_path
+):
+    colleague = make.user("cadre", name="陈静", unit=world.unit_a)
+    make.posting(colleague, world.village_a2, world.unit_a, role="team_member")
+    db.session.commit()
+    reviewer = make.headers(world.reviewer_a)
+    closed = client.post(
+        "/api/v1/attendance/closures",
+        json={"region_code": world.county_a.code, "month": "2026-03"},
+        headers=reviewer,
+    )
+    assert closed.status_code == 201, closed.json
+    rec = (
+        db.session.execute(
+            db.select(Recommendation).where(Recommendation.posting_id == world.posting_a.id)
+        )
+        .scalars()
+        .first()
+    )
+    case = client.post("/api/v1/cases", json={"recommendation_id": rec.id}, headers=reviewer)
+    assert case.status_code == 201, case.json
+
+    def created(user):
+        data = download(client, make, user, case.json["id"]).data
+        events = read_json(zipfile.ZipFile(io.BytesIO(data)), "audit.json")["events"]
+        return data, [e for e in events if e["action"] == "recommendation.create"]
+
+    data, events = created(world.cadre_a)
+    assert events == []
+    path = tmp_path / "cadre.zip"
+    path.write_bytes(data)
+    done = run_verifier(path)
+    assert done.returncode == 0, done.stdout
+    _data, events = created(world.reviewer_a)
+    assert len(events) == 1

@@ -53,9 +53,21 @@ def test_no_decision_while_the_cadre_may_still_answer(client, world, make):
     deadline = (local_today() + timedelta(days=7)).isoformat()
     assert refused.json["errors"] == {"answer_deadline": deadline}
     assert db.session.execute(db.select(CaseDecision)).first() is None
-    # Heard: the cadre answered, so the department need not wait for the deadline.
-    assert answer(client, make.headers(world.cadre_a), case_id).status_code == 201
+    # A first answer does not end the period: more (the papers, an appeal) may follow.
+    cadre = make.headers(world.cadre_a)
+    assert answer(client, cadre, case_id, text="先简要说明，材料随后补交。").status_code == 201
+    assert_error(decide(client, reviewer, case_id, "recall"), 409, "answer_period_open")
+    assert answer(client, cadre, case_id, kind="appeal").status_code == 201
+    assert db.session.execute(db.select(CaseDecision)).first() is None
+    deadline_passed(case_id)
     assert decide(client, reviewer, case_id, "talk").status_code == 201
+
+
+@pytest.mark.parametrize("measure", ["commendation", "dismissed"])
+def test_what_cannot_harm_the_cadre_need_not_wait(client, world, make, measure):
+    case_id = opened(client, make, world.reviewer_a, world.posting_a)
+    response = decide(client, make.headers(world.reviewer_a), case_id, measure, "查无实据。")
+    assert response.status_code == 201, response.json
 
 
 def test_after_the_deadline_silence_does_not_block_a_decision(client, world, make):
@@ -85,6 +97,28 @@ def test_the_level_the_policy_names_decides(client, world, make, township_review
     assert harsher.json["errors"]["decision_level"] == "county"
     assert decide(client, township, reminder, "reminder").status_code == 201
     assert decide(client, make.headers(world.city_reviewer), talk, "talk").status_code == 201
+
+
+def test_a_correction_needs_the_level_of_what_it_corrects(client, world, make, township_reviewer):
+    township, county = make.headers(township_reviewer), make.headers(world.reviewer_a)
+    case_id = opened(client, make, township_reviewer, world.posting_a, "reminder")
+    deadline_passed(case_id)
+    # A reminder is the township's measure, but the county decided it.
+    first = decide(client, county, case_id, "reminder", "县委组织部决定提醒。").json
+    undo = decide(client, township, case_id, "dismissed", "撤销。", corrects_id=first["id"])
+    assert_error(undo, 403, "decision_level_required")
+    assert undo.json["errors"] == {"decision_level": "county", "your_level": "township"}
+    talk = decide(client, county, case_id, "talk", "改为约谈。", corrects_id=first["id"]).json
+    undo = decide(client, township, case_id, "reminder", "改为提醒。", corrects_id=talk["id"])
+    assert_error(undo, 403, "decision_level_required")
+    case = client.get(f"/api/v1/cases/{case_id}", headers=county).json
+    assert case["decision"] == "talk" and len(case["decisions"]) == 2
+    # A level corrects its own decisions within its own measures.
+    own = opened(client, make, township_reviewer, world.posting_a, "reminder")
+    deadline_passed(own)
+    mine = decide(client, township, own, "reminder").json
+    fixed = decide(client, township, own, "dismissed", "查无实据。", corrects_id=mine["id"])
+    assert fixed.status_code == 201, fixed.json
 
 
 def test_who_may_decide_at_all(client, world, make):
@@ -184,6 +218,7 @@ def test_recall_after_an_appeal_ends_the_posting_and_opens_a_replacement(client,
         files=[("病历.pdf", PDF)],
     )
     assert appeal.status_code == 201, appeal.json
+    deadline_passed(case["id"])
     decision = decide(client, reviewer, case["id"], "recall", "病历日期与抽查日不符，申诉不成立。")
     assert decision.status_code == 201, decision.json
     today = local_today()

@@ -113,15 +113,16 @@ def test_own_initiative_with_evidence_and_the_policy_levels(client, world, make)
 
 def test_policy_sets_level_and_answer_days(client, world, make):
     reviewer = make.headers(world.reviewer_a)
+    # Who decides is set from above (a county cannot change its own powers).
     changed = client.post(
         "/api/v1/policies",
         json={
             "region_code": world.county_a.code,
             "effective_from": "2020-01-01",
             "rules": {"consequences": {"answer_days": 3, "decision_levels": {"talk": "city"}}},
-            "reason": "本县规定",
+            "reason": "市委组织部规定",
         },
-        headers=reviewer,
+        headers=make.headers(world.city_reviewer),
     )
     assert changed.status_code == 201, changed.json
     body = own_initiative(client, reviewer, world.posting_a, "talk").json
@@ -142,6 +143,24 @@ def test_evidence_must_be_visible_to_whoever_cites_it(client, world, make):
     assert response.json["errors"]["evidence"] == {
         "0": {"id": [f"No checkin {elsewhere.id} in your scope."]}
     }
+
+
+def test_evidence_must_be_about_the_case_s_posting_or_cadre(client, world, make):
+    colleague = make.user("cadre", name="陈静", unit=world.unit_a)
+    theirs = make.checkin(make.posting(colleague, world.village_a1, world.unit_a))
+    mine = make.checkin(world.posting_a)
+    db.session.commit()
+    response = own_initiative(
+        client,
+        make.headers(world.reviewer_a),
+        world.posting_a,
+        evidence=[{"type": "checkin", "id": mine.id}, {"type": "checkin", "id": theirs.id}],
+    )
+    assert_error(response, 422, "evidence_not_about_case")
+    assert response.json["errors"]["evidence"] == {
+        "1": {"id": [f"checkin {theirs.id} is about someone else."]}
+    }
+    assert db.session.scalars(db.select(Case)).all() == []
 
 
 @pytest.mark.parametrize(
@@ -375,6 +394,7 @@ def test_no_answer_once_decided(client, world, make, case_a):
     cadre = make.headers(world.cadre_a)
     assert answer(client, cadre, case_a["id"]).status_code == 201
     assert answer(client, cadre, case_a["id"], kind="appeal").status_code == 201
+    deadline_passed(case_a["id"])
     assert decide(client, make.headers(world.reviewer_a), case_a["id"], "talk").status_code == 201
     assert_error(answer(client, cadre, case_a["id"], kind="appeal"), 409, "case_decided")
 

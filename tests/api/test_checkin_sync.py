@@ -238,3 +238,23 @@ def test_different_phones_syncing_at_once_all_succeed(own_database):
     assert _parallel(6, send) == [201] * 6
     with app.app_context():
         assert db.session.execute(db.select(db.func.count(Checkin.id))).scalar_one() == 6
+
+
+def test_a_photo_named_by_many_items_is_decoded_once(client, world, make, monkeypatch):
+    """A batch may point every item at one photo; each decode can cost seconds for a
+    large picture, so a request decodes each photo once, whatever refers to it."""
+    from server.services import photos
+
+    calls = []
+    inspect = photos.inspect
+    monkeypatch.setattr(
+        photos, "inspect", lambda data, **kw: calls.append(1) or inspect(data, **kw)
+    )
+    items, files = queued(4)
+    for item in items:
+        item["photo_indexes"] = [0, 0, 1]
+    bad = b"GIF89a not welcome"
+    results = batch(client, make.headers(world.cadre_a), items, [files[0], bad]).json["results"]
+    assert [r["status"] for r in results] == [415] * 4
+    assert all(r["error"]["errors"]["photo_index"] == 2 for r in results)
+    assert len(calls) == 2  # one decode per distinct photo, for the whole batch

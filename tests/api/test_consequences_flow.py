@@ -20,7 +20,7 @@ import pytest
 from server.extensions import db
 from server.services.case_decisions import years_after
 from server.services.ledger import local_today
-from tests.api.case_kit import PDF, answer, decide, open_case
+from tests.api.case_kit import PDF, answer, deadline_passed, decide, open_case
 from tests.api.checkin_kit import submit
 from tests.api.flow_kit import (
     approve_leave,
@@ -101,6 +101,7 @@ def test_month_below_minimum_a_reminder_decided_by_the_township(
     assert heard.status_code == 201, heard.json
     assert heard.json["kind"] == "explanation" and heard.json["late"] is False
 
+    deadline_passed(case["id"])  # the cadre may answer until then
     decided = decide(client, committee, case["id"], "reminder", "驻村天数不足，予以提醒。")
     assert decided.status_code == 201, decided.json
     assert decided.json["measure"] == "reminder"
@@ -142,6 +143,7 @@ def test_consecutive_months_below_a_talk_decided_by_the_county(
     )
 
     # A talk is the county's to decide: the township is refused.
+    deadline_passed(case["id"])  # the cadre may answer until then
     refused = decide(client, make.headers(township), case["id"], "talk")
     assert_error(refused, 403, "decision_level_required")
     assert refused.json["errors"] == {"decision_level": "county", "your_level": "township"}
@@ -233,6 +235,7 @@ def test_annual_leave_over_cap_a_recall_proposed_an_admonition_decided(
     text = "母亲两次住院手术，家中无人照料，每次均经批准。"
     assert answer(client, cadre, case["id"], text=text).status_code == 201
     # People decide: heard, the department chooses a milder measure than recommended.
+    deadline_passed(case["id"])  # the cadre may answer until then
     decided = decide(
         client,
         county,
@@ -280,6 +283,7 @@ def test_absence_found_circulated_criticism(client, make, world, tmp_path):
     assert ids(my_cases(client, cadre)) == [case["id"]]
     text = "当天上午去镇里送材料，未报备，是我的疏忽。"
     assert answer(client, cadre, case["id"], text=text).status_code == 201
+    deadline_passed(case["id"])  # the cadre may answer until then
     decided = decide(
         client, county, case["id"], "circulated_criticism", "暗访无故不在岗，通报批评。"
     )
@@ -340,6 +344,7 @@ def test_false_checkin_a_recall_upheld_on_appeal_and_the_cadre_replaced(
     read = client.get(f"/api/v1/cases/{case['id']}/attachments/{attachment['id']}", headers=county)
     assert read.status_code == 200 and read.data == PDF
 
+    deadline_passed(case["id"])  # the cadre may answer until then
     decided = decide(
         client,
         county,

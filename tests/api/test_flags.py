@@ -93,6 +93,15 @@ def test_filters(client, world, make):
         assert_error(response, 422, "validation_error")
 
 
+@pytest.mark.parametrize("month", ["0000-01", "9999-12"])
+def test_a_month_beyond_the_calendar_is_422_not_500(client, world, make, month):
+    # Found by the API fuzzer: date() refused the year and the queue answered 500.
+    response = client.get(
+        "/api/v1/flags", query_string={"month": month}, headers=make.headers(world.reviewer_a)
+    )
+    assert_error(response, 422, "validation_error")
+
+
 def test_inspection_arrivals_are_not_in_the_queue(client, world, make):
     flagged(make, world.posting_a, kind="inspection_arrival", cadre=world.inspector_a)
     db.session.commit()

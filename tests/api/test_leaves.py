@@ -8,7 +8,7 @@ import pytest
 
 from server.extensions import db
 from server.models import AuditEvent, Leave, MonthClosure, Policy
-from tests.api.checkin_kit import submit
+from tests.api.checkin_kit import POST, offset_point, submit
 from tests.test_platform import assert_error
 
 URL = "/api/v1/leaves"
@@ -372,6 +372,55 @@ def test_a_check_in_during_a_pending_leave_does_nothing_until_approval(
     assert len(events("leave.close")) == 1
 
 
+def review(client, make, world, checkin_id, decision):
+    body = {"decision": decision, "reason": "核实结果。"}
+    url = f"/api/v1/checkins/{checkin_id}/reviews"
+    response = client.post(url, json=body, headers=make.headers(world.reviewer_a))
+    assert response.status_code == 201, response.json
+    db.session.expire_all()
+
+
+def test_a_flagged_check_in_closes_a_leave_only_once_accepted(client, world, make, cadre, county):
+    leave = ask(client, cadre, day(-3), day(3), late_reason="急事").json
+    decide(client, county, leave["id"])
+    far = offset_point(*POST, north_m=5000)
+    flagged = submit(client, cadre, latitude=far[0], longitude=far[1]).json
+    assert flagged["verdict"] == "flagged"
+    assert db.session.get(Leave, leave["id"]).returned_on is None
+    assert events("leave.close") == []
+    review(client, make, world, flagged["id"], "accepted")
+    closed = db.session.get(Leave, leave["id"])
+    assert closed.returned_on == today() and closed.closed_by_checkin_id == flagged["id"]
+    assert len(events("leave.close")) == 1
+
+
+def test_rejecting_the_check_in_that_closed_a_leave_undoes_the_close(
+    client, world, make, cadre, county
+):
+    leave = ask(client, cadre, day(-3), day(3), late_reason="急事").json
+    decide(client, county, leave["id"])
+    first = submit(client, cadre).json
+    second = submit(client, cadre, photo_seed=2).json
+    assert db.session.get(Leave, leave["id"]).closed_by_checkin_id == first["id"]
+    # The next accepted check-in becomes the return ...
+    review(client, make, world, first["id"], "rejected")
+    moved = db.session.get(Leave, leave["id"])
+    assert moved.closed_by_checkin_id == second["id"] and moved.returned_on == today()
+    # ... and with none left, the leave is open again.
+    review(client, make, world, second["id"], "rejected")
+    reopened = db.session.get(Leave, leave["id"])
+    assert (reopened.returned_on, reopened.closed_at, reopened.closed_by_checkin_id) == (
+        None,
+        None,
+        None,
+    )
+    undone = events("leave.close_undone")
+    assert [e.summary["rejected_checkin_id"] for e in undone] == [first["id"], second["id"]]
+    assert undone[0].summary["checkin_id"] == second["id"]
+    assert undone[1].summary["returned_on"] is None
+    assert undone[1].actor_id == world.reviewer_a.id
+
+
 def test_a_check_in_on_the_first_day_of_leave_does_not_close_it(client, world, cadre, county):
     """The cadre may check in that morning and leave at noon."""
     leave = ask(client, cadre, today(), day(2)).json
@@ -545,3 +594,54 @@ def test_concurrent_overlapping_requests_let_exactly_one_through(own_database):
     assert sorted(answers) == [(201, "")] + [(409, "leave_overlap")] * 5, answers
     with app.app_context():
         assert db.session.execute(db.select(db.func.count(Leave.id))).scalar_one() == 1
+
+
+def test_concurrent_decisions_and_a_cancellation_let_exactly_one_through(own_database):
+    from tests.api.test_checkin_sync import _parallel
+    from tests.factories import Factory
+
+    app = own_database
+    with app.app_context():
+        make = Factory()
+        world = make.world()
+        reviewers = [make.user("reviewer", jurisdiction=world.county_a) for _ in range(5)]
+        db.session.commit()
+        actors = [make.headers(r) for r in reviewers] + [make.headers(world.cadre_a)]
+        leave = Leave(
+            posting=world.posting_a,
+            cadre_id=world.cadre_a.id,
+            kind="leave",
+            start_date=ahead(0),
+            end_date=ahead(1),
+            reason="事假",
+            status="pending",
+            approver_level="township",
+        )
+        db.session.add(leave)
+        db.session.commit()
+        leave_id = leave.id
+    turns = iter(range(6))
+
+    def act():
+        n = next(turns)
+        client = app.test_client()
+        if n == 5:
+            response = client.post(f"{URL}/{leave_id}/cancel", headers=actors[n])
+        else:
+            body = {"decision": "approved" if n % 2 else "rejected", "reason": f"第{n}位"}
+            response = client.post(f"{URL}/{leave_id}/decision", json=body, headers=actors[n])
+        return response.status_code
+
+    answers = _parallel(6, act)
+    assert sorted(answers) == [200] + [409] * 5, answers
+    with app.app_context():
+        actions = (
+            db.session.execute(
+                db.select(AuditEvent.action).where(
+                    AuditEvent.action.in_(("leave.decide", "leave.cancel"))
+                )
+            )
+            .scalars()
+            .all()
+        )
+        assert len(actions) == 1

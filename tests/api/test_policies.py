@@ -257,6 +257,49 @@ def test_only_the_owning_department_may_add_versions(
     )
 
 
+AUTHORITY = {
+    "consequences.decision_levels": {"consequences": {"decision_levels": {"recall": "township"}}},
+    "consequences.rules": {"consequences": {"rules": {"false_checkin": {"enabled": False}}}},
+    "leave.approval_levels": {
+        "leave": {"approval_levels": [{"max_days": None, "level": "township"}]}
+    },
+}
+
+
+@pytest.mark.parametrize("setting", sorted(AUTHORITY))
+def test_a_level_cannot_set_who_decides_in_its_own_region(client, world, make, setting):
+    township = make.user("reviewer", name="城关镇党委", jurisdiction=world.township_a)
+    db.session.commit()
+    for headers, region in [
+        (make.headers(township), world.township_a),
+        (make.headers(world.reviewer_a), world.county_a),
+    ]:
+        response = add(client, headers, region, AUTHORITY[setting])
+        assert_error(response, 403, "authority_setting_reserved")
+        assert response.json["errors"] == {"rules": [setting]}
+    assert db.session.execute(db.select(Policy)).first() is None
+    # Other settings stay the region's own.
+    assert (
+        add(
+            client, make.headers(township), world.township_a, {"leave": {"annual_cap_days": 20}}
+        ).status_code
+        == 201
+    )
+
+
+@pytest.mark.parametrize("caller", ["reviewer_a", "city_reviewer", "admin"])
+def test_a_level_above_or_an_admin_sets_who_decides(client, world, make, caller):
+    response = add(
+        client,
+        make.headers(getattr(world, caller)),
+        world.township_a,
+        AUTHORITY["consequences.decision_levels"],
+    )
+    assert response.status_code == 201, response.json
+    document = in_force(client, make.headers(world.admin), world.village_a1, "2026-02-01")
+    assert document["policy"]["consequences"]["decision_levels"]["recall"] == "township"
+
+
 def close(world, region, month):
     closure = MonthClosure(
         region=region,

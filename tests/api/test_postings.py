@@ -187,3 +187,50 @@ def test_a_deactivated_cadre_cannot_be_posted(client, world, make):
         headers=make.headers(world.admin),
     )
     assert_error(response, 422, "cadre_inactive")
+
+
+def test_an_edit_does_not_undo_a_recall(client, world, make):
+    posting = world.posting_a
+    posting.status, posting.end_date = "recalled", _d("2026-11-02")
+    db.session.commit()
+    url, headers = f"/api/v1/postings/{posting.id}", make.headers(world.reviewer_a)
+    undo = client.patch(url, json={"status": "active", "end_date": None}, headers=headers)
+    assert_error(undo, 409, "posting_recalled")
+    assert undo.json["errors"] == {"fields": ["status", "end_date"]}
+    later = client.patch(url, json={"end_date": "2026-12-31"}, headers=headers)
+    assert_error(later, 409, "posting_recalled")
+    db.session.expire_all()
+    assert (posting.status, posting.end_date) == ("recalled", _d("2026-11-02"))
+    # Other particulars may still be put right.
+    fixed = client.patch(
+        url, json={"role": "team_leader", "end_date": "2026-11-02"}, headers=headers
+    )
+    assert fixed.status_code == 200, fixed.json
+    assert fixed.json["status"] == "recalled"
+
+
+def test_dates_of_a_closed_month_stay_as_they_were(client, world, make):
+    from server.models import MonthClosure
+
+    closure = MonthClosure(
+        region=world.county_a,
+        month="2026-03",
+        version=1,
+        status="closed",
+        snapshot="{}",
+        snapshot_hash="0" * 64,
+        row_count=0,
+        closed_by_id=world.admin.id,
+    )
+    db.session.add(closure)
+    db.session.commit()
+    url, headers = f"/api/v1/postings/{world.posting_a.id}", make.headers(world.reviewer_a)
+    for change in ({"start_date": "2026-04-01"}, {"end_date": "2026-02-28"}):
+        response = client.patch(url, json=change, headers=headers)
+        assert_error(response, 409, "month_closed")
+        assert response.json["errors"] == {"month": "2026-03", "closure_id": closure.id}
+    db.session.expire_all()
+    assert (world.posting_a.start_date, world.posting_a.end_date) == (_d("2026-01-01"), None)
+    # Days outside the closed month may change.
+    for change in ({"start_date": "2025-12-01"}, {"end_date": "2026-05-31"}):
+        assert client.patch(url, json=change, headers=headers).status_code == 200

@@ -163,3 +163,46 @@ def test_out_of_scope_is_404(client, world, make, owed):
         403,
         "role_required",
     )
+
+
+def test_concurrent_fulfilments_use_one_posting_once(own_database):
+    from tests.api.test_checkin_sync import _parallel
+    from tests.factories import Factory
+
+    app = own_database
+    with app.app_context():
+        make = Factory()
+        world = make.world()
+        colleague = make.user("cadre", unit=world.unit_a)
+        second = make.posting(colleague, world.village_a1, world.unit_a, role="team_member")
+        reviewers = [make.user("reviewer", jurisdiction=world.county_a) for _ in range(2)]
+        db.session.commit()
+        heads = [make.headers(r) for r in reviewers]
+        db.session.commit()
+        for posting in (world.posting_a, second):
+            case = own_initiative(app.test_client(), heads[0], posting, "recall").json
+            deadline_passed(case["id"])
+            decision = decide(app.test_client(), heads[0], case["id"], "recall")
+            assert decision.status_code == 201, decision.json
+        owed = db.session.execute(db.select(ReplacementObligation.id)).scalars().all()
+        successor = make.user("cadre", unit=world.unit_a)
+        posting_id = make.posting(successor, world.village_a1, world.unit_a, start=local_today()).id
+        db.session.commit()
+    turns = iter(range(2))
+
+    def act():
+        n = next(turns)
+        return fulfil(app.test_client(), heads[n], owed[n], posting_id).status_code
+
+    assert sorted(_parallel(2, act)) == [200, 422]
+    with app.app_context():
+        used = (
+            db.session.execute(
+                db.select(ReplacementObligation.id).where(
+                    ReplacementObligation.replacement_posting_id == posting_id
+                )
+            )
+            .scalars()
+            .all()
+        )
+        assert len(used) == 1

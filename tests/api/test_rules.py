@@ -4,13 +4,14 @@ in, an absence found on site, a check-in the visit contradicted, leave over the 
 cap; and running the rules again adds nothing."""
 
 import hashlib
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from server.extensions import db
 from server.models import AuditEvent, Case, Finding, MonthClosure, Photo, Recommendation
 from server.services import audit, calendar, rules
+from server.services.ledger import local_today
 from server.services.rule_support import Proposal, insert
 from tests.api.checkin_kit import submit
 from tests.api.test_attendance import _finding, leave, policy, present
@@ -340,6 +341,21 @@ def test_an_absence_without_a_checkin_is_not_a_false_checkin(client, world, make
     assert [e["type"] for e in rec["evidence"]] == ["finding", "assignment"]
 
 
+@pytest.mark.parametrize("kind", ["leave", "duty_trip"])
+def test_an_absence_on_a_day_of_approved_leave_is_excused(client, world, make, visit, kind):  # noqa: F811
+    assignment, (first, second), _ = visit
+    today = local_today()
+    leave(world.posting_a, today - timedelta(days=1), today + timedelta(days=2), kind=kind)
+    db.session.commit()
+    sign(client, file_finding(client, assignment, first).json, second)
+    assert recommendations(client, make, world.admin) == []
+    report = client.get(
+        f"/api/v1/units/{world.unit_a.id}/accountability", headers=make.headers(world.admin)
+    )
+    assert report.status_code == 200, report.json
+    assert report.json["total"]["absences_found"] == 0
+
+
 def test_a_visit_that_finds_the_cadre_in_recommends_nothing(client, world, make, visit):  # noqa: F811
     assignment, (first, second), _ = visit
     submit(client, make.headers(world.cadre_a))
@@ -360,6 +376,62 @@ def test_an_amendment_stands_for_the_finding_it_corrects(client, world, make, vi
     again = file_finding(client, assignment, first, amends_id=amendment["id"], problems=[]).json
     sign(client, again, second)
     assert len(recommendations(client, make, world.admin)) == 1
+
+
+def test_reopening_a_month_sets_its_recommendations_aside(client, make, world):
+    attend(make, world.posting_a, MARCH, 10)
+    closure = close(client, make, world.reviewer_a, world.county_a, MARCH)
+    (rec,) = recommendations(client, make, world.reviewer_a)
+    reopen(client, make, world.reviewer_a, closure)
+    (after,) = recommendations(client, make, world.reviewer_a)
+    assert after["status"] == "set_aside"
+    event = db.session.execute(
+        db.select(AuditEvent).where(AuditEvent.action == "recommendation.set_aside")
+    ).scalar_one()
+    assert event.object_id == str(rec["id"]) and event.actor_id == world.reviewer_a.id
+    assert event.summary["cause"] == "closure_reopened"
+    assert event.summary["month_closure_ids"] == [closure["id"]]
+    # One left open by an older version of the server cannot become a case.
+    db.session.get(Recommendation, rec["id"]).status = "open"
+    db.session.commit()
+    response = client.post(
+        "/api/v1/cases",
+        json={"recommendation_id": rec["id"]},
+        headers=make.headers(world.reviewer_a),
+    )
+    assert_error(response, 409, "recommendation_stale")
+    assert response.json["errors"] == {"cause": "closure_reopened"}
+    assert db.session.execute(db.select(Case)).first() is None
+
+
+def test_amending_a_finding_to_present_sets_its_recommendations_aside(
+    client,
+    world,
+    make,
+    visit,  # noqa: F811
+):
+    assignment, (first, second), _ = visit
+    submit(client, make.headers(world.cadre_a))
+    absent = sign(client, file_finding(client, assignment, first).json, second)
+    assert len(recommendations(client, make, world.admin, status="open")) == 2
+    amendment = file_finding(
+        client, assignment, second, outcome="present", amends_id=absent["id"], problems=[]
+    ).json
+    sign(client, amendment, first)
+    recs = recommendations(client, make, world.admin)
+    assert {r["rule"] for r in recs} == {"absence_found", "false_checkin"}
+    assert {r["status"] for r in recs} == {"set_aside"}
+    events = db.session.scalars(
+        db.select(AuditEvent).where(AuditEvent.action == "recommendation.set_aside")
+    ).all()
+    assert [e.summary["finding_ids"] for e in events] == [[absent["id"]]] * 2
+    rec = db.session.get(Recommendation, recs[0]["id"])
+    rec.status = "open"
+    db.session.commit()
+    response = client.post(
+        "/api/v1/cases", json={"recommendation_id": rec.id}, headers=make.headers(world.admin)
+    )
+    assert_error(response, 409, "recommendation_stale")
 
 
 # ------------------------------------------------------------------ idempotency
@@ -511,6 +583,18 @@ def test_setting_aside_needs_the_level_that_decides_the_measure(client, make, wo
     db.session.get(Recommendation, rec_id).measure = "reminder"  # the township decides these
     db.session.commit()
     assert set_aside(client, make, township, rec_id).status_code == 200
+
+
+def test_nobody_sets_aside_a_recommendation_about_themselves(client, make, world):
+    from tests.api.case_kit import recommendation
+
+    both = make.user(
+        "cadre", "reviewer", name="两者", jurisdiction=world.county_a, unit=world.unit_a
+    )
+    rec = recommendation(make.posting(both, world.village_a2, world.unit_a), "recall")
+    assert_error(set_aside(client, make, both, rec.id), 403, "own_case")
+    assert db.session.get(Recommendation, rec.id).status == "open"
+    assert set_aside(client, make, world.reviewer_a, rec.id).status_code == 200
 
 
 def test_concurrent_runs_over_one_closure_create_each_recommendation_once(own_database):

@@ -85,6 +85,8 @@ def test_only_a_standing_presence_check_in_closes(world, make):
         {"kind": "household_visit", "household": world.household_a},
         {"kind": "departure"},
         {"verdict": "flagged", "review_decision": "rejected"},
+        # Flagged, not yet reviewed: rejected later, it must not have ended the leave.
+        {"verdict": "flagged"},
     ):
         row = checkin_on(make, posting, date(2027, 3, 4), **overrides)
         assert leaves.close_on_return(row) == []
@@ -94,6 +96,7 @@ def test_only_a_standing_presence_check_in_closes(world, make):
     assert leaves.close_on_return(checkin_on(make, other, date(2027, 3, 4))) == []
 
     flagged = checkin_on(make, posting, date(2027, 3, 13), verdict="flagged")
+    flagged.review_decision = "accepted"
     assert leaves.close_on_return(flagged) == [leave]
     assert leave.returned_on == date(2027, 3, 13) and leave.closed_by_checkin_id == flagged.id
     assert pending.returned_on is None

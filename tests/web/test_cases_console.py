@@ -37,6 +37,7 @@ def case(client, world, make):
         files=[("会议通知.pdf", PDF), ("说明.txt", TEXT)],
     )
     assert appeal.status_code == 201, appeal.json
+    deadline_passed(opened["id"])
     return {**opened, "checkin": checkin, "answer": appeal.json}
 
 
