@@ -108,7 +108,7 @@ def set_constraints_aside(session, tables):
     database: building an index once, and checking a key in one pass, cost a fraction of
     doing it row by row. Putting them back checks every row; primary keys stay."""
     if session.get_bind().dialect.name != "postgresql":
-        return lambda: None
+        return _sqlite_indexes_aside(session, tables)
     tables = {"tables": list(tables)}
     constraints = session.execute(  # unique ones first: a foreign key may lean on one
         text(
@@ -137,6 +137,28 @@ def set_constraints_aside(session, tables):
             session.execute(text(definition))
         for table, name, definition in constraints:
             session.execute(text(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'))
+
+    return restore
+
+
+def _sqlite_indexes_aside(session, tables):
+    """SQLite: the plain indexes only (its keys cannot be switched off in a transaction),
+    and a bigger page cache meanwhile, so the load does not spill pages to the log."""
+    names = ", ".join(f"'{name}'" for name in tables)
+    indexes = session.execute(
+        text(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+            f" AND tbl_name IN ({names})"
+        )
+    ).all()
+    for name, _ in indexes:
+        session.execute(text(f'DROP INDEX "{name}"'))
+    session.execute(text("PRAGMA cache_size = -262144"))  # 256 MiB
+
+    def restore():
+        for _, definition in indexes:
+            session.execute(text(definition))
+        session.execute(text("PRAGMA cache_size = -2000"))  # SQLite's default
 
     return restore
 

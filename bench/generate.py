@@ -107,7 +107,7 @@ def generate(
     clock.phase("commit; PostgreSQL: VACUUM (ANALYZE)")
     closing = period[:-1][: closed_months if closed_months is not None else len(period)]
     close_months(closing, staff, generate_places.PROVINCE)
-    clock.phase(f"close {len(closing)} months (month_close.close)")
+    clock.phase(f"close {len(closing)} month{'s' * (len(closing) != 1)} (month_close.close)")
     return clock.phases, counts(), staff
 
 
@@ -238,20 +238,28 @@ def main():
 
 
 def _logins(staff):
-    from server.models import Posting, User
+    """Someone to log in as for each role; the county is the one with most postings."""
+    from server.models import Posting, Region, User
 
     def phone(user_id):
         return db.session.get(User, user_id).phone
 
-    cadre = db.session.scalar(select(func.min(Posting.cadre_id)).where(Posting.status == "active"))
-    province = generate_places.PROVINCE
-    county = min(c for c in staff.reviewers if c[6:] == "000000" and c[4:6] != "00")
+    county = func.substr(Region.code, 1, 6)
+    busiest = db.session.execute(
+        select(county).join(Posting, Posting.village_id == Region.id)
+        .group_by(county).order_by(func.count().desc(), county).limit(1)
+    ).scalar_one()  # fmt: skip
+    cadre = db.session.scalar(
+        select(func.min(Posting.cadre_id)).where(
+            Posting.status == "active", Posting.role == "first_secretary"
+        )
+    )
     return [
         ("admin", phone(staff.admin)),
-        ("province reviewer", phone(staff.reviewers[province])),
-        (f"county reviewer ({county[:6]})", phone(staff.reviewers[county])),
+        ("province reviewer", phone(staff.reviewers[generate_places.PROVINCE])),
+        (f"county reviewer ({busiest})", phone(staff.reviewers[busiest.ljust(12, "0")])),
         ("inspector", phone(staff.inspectors[0][0])),
-        ("cadre", phone(cadre)),
+        ("cadre (first secretary)", phone(cadre)),
     ]
 
 

@@ -68,6 +68,7 @@ class Flags:
             if (int(post[k]), int(day[k])) in self.contradictions
         }  # fmt: skip
         todo = set(np.flatnonzero(c["code"] >= 0).tolist()) | new_phone | contradicted
+        self.accepted_at = {}  # check-in row -> when a reviewer decided on it
         for k in sorted(todo | set(photo_flags)):
             flags = self._position(c, k) + photo_flags.get(k, [])
             if k in new_phone:
@@ -141,6 +142,7 @@ class Flags:
             decision = "rejected" if contradicted or r() < 0.2 else "accepted"
             latest = self.now - timedelta(minutes=1)
             decided = min(received + timedelta(hours=4 + r() * 116), latest)
+            self.accepted_at[k] = decided
             answer = answered = None
             if decision == "rejected" and r() < 0.3:  # the cadre answers
                 answer, answered = ANSWER, min(decided + timedelta(hours=2 + r() * 46), latest)
@@ -166,8 +168,9 @@ class Flags:
             self.last_spot[p] = (int(c["day"][k]), int(c["id"][k]), c["lat"][k], c["lon"][k])
 
     def _close_leaves(self, c):
-        """Each approved leave is closed by the first presence, not rejected, after the
-        day it began."""
+        """Each approved leave is closed by the first accepted presence after the day it
+        began (by the machine at once, or by a reviewer later), as `leaves` does: a
+        flagged one waiting for review, or a rejected one, closes nothing."""
         last_day = int(c["day"][-1]) if len(c["day"]) else -1
         while self.to_begin and self.to_begin[0][0] <= last_day:
             start, p, leave_id = self.to_begin.pop(0)
@@ -177,12 +180,12 @@ class Flags:
         days = c["day"].tolist()
         for k in rows.tolist():
             p = int(c["post"][k])
-            if c["decision"][k] == "rejected" or p not in self.waiting:
+            if (c["decision"][k] or c["verdict"][k]) != "accepted" or p not in self.waiting:
                 continue
             still = [(lid, start) for lid, start in self.waiting[p] if start >= days[k]]
+            at = self.accepted_at.get(k) or _at(c["received"][k])
             for leave_id, start in self.waiting[p]:
                 if start < days[k]:
-                    at = _at(c["received"][k])
                     self.closings.append((leave_id, self.plan.days[days[k]], at, int(c["id"][k])))
             if still:
                 self.waiting[p] = still

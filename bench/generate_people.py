@@ -26,8 +26,7 @@ from server.models import (
 
 PASSWORD = "Bench-2026"
 AID_SHARE, ROTATED_SHARE = 0.20, 0.03
-PHONES = {"admin": "1370000", "reviewer": "1370010", "inspector": "1370020"}
-GIVEN = GIVEN_NAMES
+PHONES = {"admin": "1370000", "reviewer": "1370010", "inspector": "1370020"}  # cadres: 139
 
 
 @dataclass(slots=True)
@@ -55,7 +54,7 @@ class Staff:
 
 
 def _name(rng):
-    return rng.choice(SURNAMES) + rng.choice(GIVEN)
+    return rng.choice(SURNAMES) + rng.choice(GIVEN_NAMES)
 
 
 def _department(name, code):
@@ -140,7 +139,7 @@ class People:
         n_rotated = round((n - n_aid) * ROTATED_SHARE)
         slots = self._teams(n - n_aid - n_rotated)
         posts = []
-        for village, role, unit, _ in slots:
+        for village, role, unit in slots:
             posts.append(self._post(village, role, unit, self._start(700)))
         for post in self.rng.sample(posts, n_rotated):  # a village post changes hands
             span = (self.last - self.first).days
@@ -166,10 +165,10 @@ class People:
         pool = self.places.committees
         villages = self.rng.sample(pool, min(len(sizes), len(pool)))
         slots = []
-        for k, (village, size) in enumerate(zip(villages, sizes, strict=False)):
+        for village, size in zip(villages, sizes, strict=False):
             unit = self._unit(village)  # one unit sends the whole team
             roles = ["first_secretary"] + ["team_member"] * (size - 1)
-            slots += [(village, role, unit, k) for role in roles]
+            slots += [(village, role, unit) for role in roles]
         return slots
 
     def _unit(self, village, aid=False):
@@ -181,14 +180,13 @@ class People:
     def _post(self, village, role, unit, start):
         phone = f"139{len(self.users):08d}"
         uid = self._user(_name(self.rng), phone, "cadre", start - timedelta(days=5), unit=unit)
-        post = Post(
+        return Post(
             id=0, cadre_id=uid, phone=phone, village=village,
             village_id=self.places.ids[village], unit_id=unit, role=role, start=start,
         )  # fmt: skip
-        return post
 
     def finish(self, posts):
-        """Number the postings, give out phones and households; write everyone."""
+        """Number the postings (by start), give out phones and paired households."""
         rng, per_village = self.rng, {}
         households, links = [], []
         posts.sort(key=lambda p: (p.start, p.cadre_id))

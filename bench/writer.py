@@ -18,12 +18,10 @@ import queue
 import threading
 from collections import Counter
 from datetime import UTC, date, datetime, time
-from itertools import islice
 
 import numpy as np
-from sqlalchemy import JSON, Date, insert
+from sqlalchemy import JSON, Date
 
-CHUNK = 20_000  # rows per executemany on SQLite
 NULL = "\\N"
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
@@ -48,16 +46,19 @@ class Writer:
         self.counts[table.name] += n
         if n == 0:
             return
+        dialect = self.session.get_bind().dialect
+        names = ", ".join(map(dialect.identifier_preparer.quote, columns))
+        into = dialect.identifier_preparer.quote(table.name)
         if not self.postgres:
-            values = [python_values(table.c[name], v) for name, v in columns.items()]
-            rows = zip(*values, strict=True)
-            while chunk := [dict(zip(columns, row, strict=True)) for row in islice(rows, CHUNK)]:
-                self.session.execute(insert(table), chunk)
+            # The column types' own conversions, a column at a time, then plain executemany:
+            # a third of the cost of handing SQLAlchemy a dict per row.
+            values = [_stored(table.c[name], v, dialect) for name, v in columns.items()]
+            sql = f"INSERT INTO {into} ({names}) VALUES ({', '.join('?' * len(columns))})"
+            self.session.connection().exec_driver_sql(sql, list(zip(*values, strict=True)))
             return
         fields = [copy_text(table.c[name], values) for name, values in columns.items()]
         payload = ("\n".join(map("\t".join, zip(*fields, strict=True))) + "\n").encode()
-        quote = self.session.get_bind().dialect.identifier_preparer.quote
-        sql = f"COPY {quote(table.name)} ({', '.join(map(quote, columns))}) FROM STDIN"
+        sql = f"COPY {into} ({names}) FROM STDIN"
         if self.queue is None:
             _copy(self.session.connection().connection.driver_connection, sql, payload)
         elif self.failed is None:
@@ -185,6 +186,12 @@ def _moments(column, values):
 @functools.cache
 def _clock_text(suffix):
     return [f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}{suffix}" for s in range(86400)]
+
+
+def _stored(column, values, dialect):
+    convert = column.type.dialect_impl(dialect).bind_processor(dialect)
+    values = python_values(column, values)
+    return [None if v is None else convert(v) for v in values] if convert else values
 
 
 def python_values(column, values):

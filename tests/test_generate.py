@@ -111,7 +111,14 @@ def test_rows_hold_together_as_the_app_writes_them(generated):
             assert (closing.posting_id, closing.kind, closing.local_date) == (
                 leave.posting_id, "presence", leave.returned_on,
             )  # fmt: skip
-            assert leave.start_date < leave.returned_on
+            assert leave.start_date < leave.returned_on and closing.standing == "accepted"
+            earlier = select(Checkin).where(
+                Checkin.posting_id == leave.posting_id,
+                Checkin.kind == "presence",
+                Checkin.local_date > leave.start_date,
+                Checkin.local_date < leave.returned_on,
+            )
+            assert all(c.standing != "accepted" for c in db.session.scalars(earlier))
         contradicted = 0
         for finding in db.session.execute(select(Finding)).scalars():
             team = db.session.execute(

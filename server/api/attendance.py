@@ -42,7 +42,8 @@ class LedgerPage(Page):
 
 
 def _file(data, mimetype, filename):
-    response = Response(data, mimetype=mimetype)
+    # content_type, not mimetype: Werkzeug would add a second charset to text/csv.
+    response = Response(data, content_type=mimetype)
     response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{filename}"
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -86,6 +87,7 @@ class Export(MethodView):
     @auth.required("reviewer", "admin")
     @blp.arguments(ExportQuerySchema, location="query")
     @blp.response(200, {"type": "string", "format": "binary"}, content_type=XLSX)
+    @blp.doc(responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}})
     @blp.alt_response(409, description=NO_CALENDAR)
     def get(self, args):
         """The ledger as XLSX (summary plus a sheet per county) or CSV"""

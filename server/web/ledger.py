@@ -36,7 +36,8 @@ def _neighbours(month):
 
 
 def _file(data, mimetype, filename):
-    response = Response(data, mimetype=mimetype)
+    # content_type, not mimetype: Werkzeug would add a second charset to text/csv.
+    response = Response(data, content_type=mimetype)
     response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{filename}"
     return response
 

@@ -702,6 +702,8 @@ def test_the_csv_export_matches_the_ledger(client, make, world):
         headers=make.headers(world.admin),
     )
     assert response.status_code == 200 and response.mimetype == "text/csv"
+    # Found by the API fuzzer: the charset was sent twice.
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
     text = response.data.decode("utf-8")
     assert text.startswith("\ufeff")
     lines = list(csv.reader(io.StringIO(text[1:])))

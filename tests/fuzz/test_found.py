@@ -100,3 +100,15 @@ def test_a_year_without_a_calendar_is_409_wherever_days_are_counted(
     response = client.get(path, headers=make.headers(world.admin))
     assert_error(response, 409, "calendar_year_missing")
     assert documented(client, "GET", spec_path, 409)
+
+
+def test_the_ledger_export_documents_csv_as_well(client, world, make):
+    response = client.get(
+        "/api/v1/attendance/export",
+        query_string={"month": "2026-03", "format": "csv"},
+        headers=make.headers(world.admin),
+    )
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
+    spec = client.get("/api/openapi.json").json
+    content = spec["paths"]["/api/v1/attendance/export"]["get"]["responses"]["200"]["content"]
+    assert "text/csv" in content

@@ -242,7 +242,9 @@ def test_exports_are_the_ledger_files(reviewer, flagged):
     book = load_workbook(io.BytesIO(xlsx.data), read_only=True)
     names = [row[4] for sheet in book.worksheets[1:] for row in sheet.iter_rows(values_only=True)]
     assert "张伟" in names
-    text = reviewer.get(f"/console/ledger.csv?month={month}").get_data(as_text=True)
+    exported = reviewer.get(f"/console/ledger.csv?month={month}")
+    assert exported.headers["Content-Type"] == "text/csv; charset=utf-8"  # one charset
+    text = exported.get_data(as_text=True)
     assert "张伟" in [row[5] for row in csv.reader(io.StringIO(text.lstrip("\ufeff")))]
     mine = reviewer.get(f"/console/postings/{flagged.posting_id}/month.xlsx?month={month}")
     assert mine.status_code == 200
