@@ -94,11 +94,16 @@ class Config:
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
 
     TIMEZONE = _env("TIMEZONE", "Asia/Shanghai")
+    # Evidence older than this loses positions and photo bytes (`flask retention purge`,
+    # server/services/retention.py); three years, a leap day included.
+    RETENTION_DAYS = int(_env("RETENTION_DAYS", 1096))
     # The review console's log-in cookie (the API uses bearer tokens, not cookies).
     SESSION_COOKIE_NAME = "console_session"
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = _env("SESSION_COOKIE_SECURE", "0") == "1"
+    # Strict-Transport-Security max-age in seconds; 0 sends none (plain-HTTP development).
+    HSTS_SECONDS = int(_env("HSTS_SECONDS", 0))
 
     LOG_LEVEL = _env("LOG_LEVEL", "INFO")
 
@@ -148,6 +153,8 @@ class TestingConfig(Config):
 class ProductionConfig(Config):
     # Served over HTTPS: the console cookie never travels in clear text.
     SESSION_COOKIE_SECURE = _env("SESSION_COOKIE_SECURE", "1") == "1"
+    # Browsers then refuse plain HTTP to this host for a year, even on a first typed URL.
+    HSTS_SECONDS = int(_env("HSTS_SECONDS", 365 * 24 * 3600))
 
     @classmethod
     def check(cls):

@@ -119,10 +119,15 @@ class DayCheckinSchema(ma.Schema):
     local_time = ma.fields.Time()
     verdict = ma.fields.String()
     standing = ma.fields.String()
-    latitude = ma.fields.Float()
-    longitude = ma.fields.Float()
-    accuracy_m = ma.fields.Float()
+    # null once retention has purged the position (purged_at)
+    latitude = ma.fields.Float(allow_none=True)
+    longitude = ma.fields.Float(allow_none=True)
+    accuracy_m = ma.fields.Float(allow_none=True)
     distance_m = ma.fields.Float(allow_none=True)
+    purged_at = ma.fields.AwareDateTime(
+        allow_none=True,
+        metadata={"description": "When retention removed the position and photos (else null)"},
+    )
     photo_ids = ma.fields.Function(lambda c: [p.id for p in c.photos])
     flags = ma.fields.Function(
         lambda c: [{"code": f.code, "severity": f.severity, "status": f.status} for f in c.flags]

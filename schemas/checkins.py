@@ -127,7 +127,10 @@ class FlagSchema(ma.Schema):
 
         viewer = current_user()
         if viewer is not None and viewer.has_role("reviewer", "admin"):
-            return flag.details
+            from server.services.flags import visible_details
+
+            # Not the ids of another jurisdiction's check-ins or people, though.
+            return visible_details(flag.details, viewer)
         return {k: v for k, v in flag.details.items() if k not in REVIEWERS_ONLY}
 
 
@@ -149,6 +152,10 @@ class PhotoSchema(ma.Schema):
     exif_offset = ma.fields.String(allow_none=True)
     make = ma.fields.String(allow_none=True)
     model = ma.fields.String(allow_none=True)
+    purged_at = ma.fields.AwareDateTime(
+        allow_none=True,
+        metadata={"description": "When retention deleted the bytes (410 since); hashes stay"},
+    )
 
 
 class CheckinSchema(ma.Schema):
@@ -159,9 +166,10 @@ class CheckinSchema(ma.Schema):
     village_code = ma.fields.String()
     household_id = ma.fields.Integer(allow_none=True)
     kind = ma.fields.String()
-    latitude = ma.fields.Float()
-    longitude = ma.fields.Float()
-    accuracy_m = ma.fields.Float()
+    # null once retention has purged the position (purged_at)
+    latitude = ma.fields.Float(allow_none=True)
+    longitude = ma.fields.Float(allow_none=True)
+    accuracy_m = ma.fields.Float(allow_none=True)
     altitude_m = ma.fields.Float(allow_none=True)
     captured_at = ma.fields.AwareDateTime(attribute="captured_at_device")
     received_at = ma.fields.AwareDateTime(metadata={"description": "Server receipt time"})
@@ -180,6 +188,10 @@ class CheckinSchema(ma.Schema):
     )
     standing = ma.fields.String(
         metadata={"description": "What attendance counts: review_decision, else verdict"}
+    )
+    purged_at = ma.fields.AwareDateTime(
+        allow_none=True,
+        metadata={"description": "When retention removed the position and photos (else null)"},
     )
     reviews = ma.fields.List(
         ma.fields.Nested(ReviewSchema),

@@ -37,6 +37,10 @@ class EvidencePhotoSchema(ma.Schema):
     exif_latitude = ma.fields.Float(allow_none=True)
     exif_longitude = ma.fields.Float(allow_none=True)
     exif_taken_at = ma.fields.String(allow_none=True)
+    purged_at = ma.fields.AwareDateTime(
+        allow_none=True,
+        metadata={"description": "When retention deleted the bytes (410 since); hashes stay"},
+    )
     url = ma.fields.Method(
         "_url",
         metadata={
@@ -61,15 +65,20 @@ class EvidenceCheckinSchema(ma.Schema):
     captured_at = ma.fields.AwareDateTime(attribute="captured_at_device")
     received_at = ma.fields.AwareDateTime()
     local_date = ma.fields.Date()
-    latitude = ma.fields.Float()
-    longitude = ma.fields.Float()
-    accuracy_m = ma.fields.Float()
+    # null once retention has purged the position (purged_at)
+    latitude = ma.fields.Float(allow_none=True)
+    longitude = ma.fields.Float(allow_none=True)
+    accuracy_m = ma.fields.Float(allow_none=True)
     distance_m = ma.fields.Float(allow_none=True)
     verdict = ma.fields.String(metadata={"enum": list(VERDICTS)})
     review_decision = ma.fields.String(
         allow_none=True, metadata={"description": "The latest reviewer decision, if any"}
     )
     standing = ma.fields.String(metadata={"description": "What attendance counts"})
+    purged_at = ma.fields.AwareDateTime(
+        allow_none=True,
+        metadata={"description": "When retention removed the position and photos (else null)"},
+    )
     photos = ma.fields.List(ma.fields.Nested(EvidencePhotoSchema))
 
 

@@ -13,6 +13,7 @@ audit_cli = AppGroup("audit", help="The audit log.")
 storage_cli = AppGroup("storage", help="The evidence store.")
 seed_cli = AppGroup("seed", help="Load data into an empty database.")
 backup_cli = AppGroup("backup", help="Back up and restore the database and the evidence.")
+retention_cli = AppGroup("retention", help="Purge evidence past its retention period.")
 
 
 def _fail(message):
@@ -195,6 +196,8 @@ def check_storage(repair, stale_minutes):
         ("stale temporary file", report.stale_temps),
         ("repaired (moved into place)", report.repaired),
         ("removed temporary file", report.removed_temps),
+        ("file of a purged photo (retention unfinished)", report.purged),
+        ("deleted file of a purged photo", report.removed_purged),
     ):
         for item in items:
             click.echo(f"{label}: {item}")
@@ -266,9 +269,40 @@ def restore_backup(directory, expect_manifest):
         click.echo(f"the code is at revision {report.code_revision}: run `flask db upgrade`")
 
 
+@retention_cli.command("purge")
+@click.option("--dry-run", is_flag=True, help="Print what would be purged; change nothing.")
+@click.option(
+    "--before",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Purge evidence of days before this date [default: RETENTION_DAYS ago; never later].",
+)
+def purge_retention(dry_run, before):
+    """Remove positions and photo files of evidence older than the retention period,
+    except what an open flag or a case holds; audited. Meant for a daily timer."""
+    from server.services import retention
+
+    try:
+        report = retention.purge(dry_run=dry_run, before=before.date() if before else None)
+    except AppError as exc:
+        _fail(f"{exc.error}: {exc.message}")
+    verb = "would purge" if dry_run else "purged"
+    click.echo(f"retention: evidence of days before {report.cutoff.isoformat()}")
+    click.echo(
+        f"{verb} {len(report.checkins)} check-ins and {len(report.photos)} photos "
+        f"in {report.batches} batches; {report.held} older check-ins held "
+        "(open flags, cases, recommendations, draft findings)"
+    )
+    click.echo(
+        f"files {'to delete' if dry_run else 'deleted'}: {len(report.files_deleted)}; "
+        f"kept for other rows: {len(report.files_kept)}"
+    )
+
+
 def register_cli(app):
     app.cli.add_command(users_cli)
     app.cli.add_command(audit_cli)
     app.cli.add_command(seed_cli)
     app.cli.add_command(storage_cli)
     app.cli.add_command(backup_cli)
+    app.cli.add_command(retention_cli)

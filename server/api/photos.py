@@ -15,6 +15,7 @@ class PhotoById(MethodView):
     @blp.arguments(PhotoQuerySchema, location="query")
     @blp.response(200, {"type": "string", "format": "binary"}, content_type="image/*")
     @blp.alt_response(404, description="No such photo in your scope")
+    @blp.alt_response(410, description="photo_purged: deleted at the end of the retention period")
     def get(self, args, photo_id):
         """A photo: the original bytes (audited), or a display image or thumbnail"""
         view = evidence.photo_bytes(actor=auth.current_user(), photo_id=photo_id, **args)

@@ -53,9 +53,10 @@ class Checkin(db.Model):
     household_id: Mapped[int | None] = mapped_column(ForeignKey("household.id"), index=True)
     kind: Mapped[str] = mapped_column(String(20))
     # Indexed for the repeated-position check (same coordinates on another day).
-    latitude: Mapped[float] = mapped_column(Float, index=True)
-    longitude: Mapped[float] = mapped_column(Float)
-    accuracy_m: Mapped[float] = mapped_column(Float)
+    # Always given on submission; NULL only once retention has purged the position.
+    latitude: Mapped[float | None] = mapped_column(Float, index=True)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    accuracy_m: Mapped[float | None] = mapped_column(Float)
     altitude_m: Mapped[float | None] = mapped_column(Float)
     # The device clock, as the phone reported it (UTC here, with the offset it used).
     captured_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
@@ -74,6 +75,9 @@ class Checkin(db.Model):
     # The latest reviewer decision (accepted/rejected), if any; the machine's verdict
     # above stays as it was. The decisions themselves are CheckinReview rows.
     review_decision: Mapped[str | None] = mapped_column(String(10))
+    # When retention removed the position and the photos' bytes (services/retention.py);
+    # the row, its verdict, flags and the photos' hashes stay.
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     @property
     def standing(self):
@@ -139,6 +143,9 @@ class Photo(db.Model):
     make: Mapped[str | None] = mapped_column(String(100))
     model: Mapped[str | None] = mapped_column(String(100))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # When retention removed the bytes (original and derived images) and the EXIF
+    # position; the hashes stay, so the picture still counts for `photo_reused`.
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     checkin: Mapped[Checkin | None] = relationship(back_populates="photos")
 

@@ -23,6 +23,11 @@ _TABLES = {
     "ORDER BY tablename",
 }
 
+# Every file a row needs: a photo purged by retention keeps its hash but not its file.
+_EVIDENCE = (
+    "SELECT sha256 FROM photo WHERE purged_at IS NULL UNION SELECT sha256 FROM case_attachment"
+)
+
 
 @dataclass
 class Facts:
@@ -68,21 +73,23 @@ def tables(kind: str) -> list[str]:
 
 
 def current_facts(kind: str) -> Facts:
+    """The facts of the database as it is now (after a restore: maybe of an older
+    revision, so without the evidence list, whose query needs the current schema)."""
     with db.engine.connect() as connection:
-        return _facts(lambda sql: connection.exec_driver_sql(sql).all(), kind)
+        return _facts(lambda sql: connection.exec_driver_sql(sql).all(), kind, evidence=False)
 
 
-def _facts(run, kind) -> Facts:
+def _facts(run, kind, evidence=True) -> Facts:
     names = [row[0] for row in run(_TABLES[kind])]
     counts = {name: run(f"SELECT count(*) FROM {_quote(name)}")[0][0] for name in names}
     revision = run("SELECT version_num FROM alembic_version") if "alembic_version" in counts else []
     head = run("SELECT seq, hash FROM audit_event ORDER BY seq DESC LIMIT 1")
-    evidence = run("SELECT sha256 FROM photo UNION SELECT sha256 FROM case_attachment")
+    shas = run(_EVIDENCE) if evidence else []
     return Facts(
         row_counts=counts,
         revision=revision[0][0] if revision else None,
         head=tuple(head[0]) if head else (0, GENESIS_HASH),
-        evidence=sorted(row[0] for row in evidence),
+        evidence=sorted(row[0] for row in shas),
     )
 
 

@@ -27,7 +27,7 @@ from server.models import (
 )
 from server.services.cases import concerns
 from server.services.closures import standing_closure
-from server.services.flags import _redact
+from server.services.flags import _redact, hide_others
 from server.services.policies import ancestor_codes
 
 EXTENSIONS = {"jpeg": "jpg", "heic": "heic", "png": "png", "webp": "webp"}
@@ -97,7 +97,9 @@ class Collector:
             checkin = _get(Checkin, checkin_id)
             if checkin is not None and self.shown(checkin):
                 visible.add(checkin_id)
-        return {**row(flag), "details": _redact(flag.details, visible)}
+        # Nor the phone's other users, or a neighbouring check-in, out of the caller's scope.
+        details = hide_others(_redact(flag.details, visible), self.actor)
+        return {**row(flag), "details": details}
 
     def note(self, object_type, *ids):
         self.objects.setdefault(object_type, set()).update(str(i) for i in ids)
@@ -112,7 +114,9 @@ class Collector:
                 self.unresolved.append({"item": item, "reason": "no such record"})
 
     def photo(self, photo):
-        self.photos.setdefault(photo.sha256, photo)
+        # The bytes go in if any cited row still keeps them (not purged by retention).
+        if photo.purged_at is None or photo.sha256 not in self.photos:
+            self.photos[photo.sha256] = photo
         self.note("photo", photo.id)
         return {**row(photo), "file": photo_path(photo)}
 

@@ -44,14 +44,19 @@ def evidence_zip(*, actor, case_id):
     case = auth.get_visible(Case, case_id, actor)
     collector = Collector(case, actor)
     documents = _documents(case, collector)
-    blobs = {photo_path(p): p.size_bytes for p in collector.photos.values()}
+    purged = {p for p in collector.photos.values() if p.purged_at is not None}
+    blobs = {photo_path(p): p.size_bytes for p in collector.photos.values() if p not in purged}
     blobs.update({f"attachments/{sha}": a.size_bytes for sha, a in collector.attachments.items()})
     missing = _missing(blobs)
+    # Retention deleted these bytes on purpose: declared as such, not as a loss.
+    missing.update(
+        {photo_path(p): {"sha256": p.sha256, "kind": "photo", "reason": "purged"} for p in purged}
+    )
     _mark_missing(documents, {entry["sha256"] for entry in missing.values()})
     files = {path: _json_bytes(doc) for path, doc in documents.items()}
     files.update({path: text.encode() for path, text in collector.snapshots.items()})
     for path in missing:
-        del blobs[path]
+        blobs.pop(path, None)
     _check_size(files, blobs)
 
     created = utcnow()

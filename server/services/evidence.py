@@ -15,6 +15,13 @@ from server.models.types import utcnow
 from server.services import audit, photos
 
 
+class PhotoPurged(AppError):
+    status_code = 410
+    error = "photo_purged"
+    message = "The photo was deleted at the end of its retention period; its hashes remain."
+    message_zh = "该照片已超过保存期限并被删除，仅保留其哈希值。"
+
+
 @dataclass
 class Upload:
     data: bytes
@@ -82,7 +89,8 @@ def attach_photos(checkin, uploads):
 def restore_missing_files(checkin, uploads):
     """A crash between commit and moving the file leaves a row without its file; the
     phone's retry carries the same bytes, so put them back."""
-    attached = {p.sha256 for p in checkin.photos}
+    # A purged photo stays purged: its bytes are not taken back, even when resent.
+    attached = {p.sha256 for p in checkin.photos if p.purged_at is None}
     restored = []
     for upload in uploads:
         sha = upload.facts.sha256
@@ -105,6 +113,9 @@ class PhotoView:
 
 def photo_bytes(*, actor, photo_id, variant):
     photo = auth.get_visible(Photo, photo_id, actor)
+    if photo.purged_at is not None:
+        # Even if other rows' live copies keep the same bytes in the store.
+        raise PhotoPurged(errors={"purged_at": photo.purged_at.isoformat()})
     if not storage.exists(photo.sha256):
         raise NotFound(
             "evidence_file_missing",

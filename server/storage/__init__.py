@@ -8,6 +8,7 @@ SQLAlchemy session, so the copy is installed under its final name only after the
 transaction that records it commits, and discarded if it rolls back (transactions.py).
 A crash between the commit and the install leaves a row without its original and the
 staged copy beside it; `check(repair=True)` finishes the install (base.py).
+`remove` deletes the bytes of rows that retention purged, never those a live row names.
 """
 
 from flask import current_app
@@ -25,6 +26,7 @@ __all__ = [
     "exists",
     "get_store",
     "read",
+    "remove",
     "stage",
 ]
 
@@ -68,3 +70,7 @@ def derived(sha: str, variant: str) -> bytes:
 
 def check(session, **options) -> CheckReport:
     return get_store().check(session, **options)
+
+
+def remove(sha: str, *, needed) -> bool:
+    return get_store().remove(sha, needed=needed)

@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import inspect, or_, select
 
 from server.errors import NotFound
 from server.storage import transactions
@@ -37,10 +37,16 @@ class CheckReport:
     stale_temps: list[str] = field(default_factory=list)  # staged copies older than the limit
     repaired: list[str] = field(default_factory=list)  # shas installed from a staged copy
     removed_temps: list[str] = field(default_factory=list)
+    # Files only purged rows name: a purge that stopped between its commit and the
+    # deletion (services/retention.py). Repair finishes the deletion.
+    purged: list[str] = field(default_factory=list)
+    removed_purged: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not (self.orphans or self.missing or self.tampered or self.stale_temps)
+        return not (
+            self.orphans or self.missing or self.tampered or self.stale_temps or self.purged
+        )
 
 
 @dataclass
@@ -96,6 +102,15 @@ class EvidenceStore:
     def _digest(self, handle) -> str:
         raise NotImplementedError
 
+    def _set_aside(self, sha: str):
+        """Move an original away from its name to a staged copy (which install() can
+        put back); None if there is no such original."""
+        raise NotImplementedError
+
+    def _delete(self, name: str) -> None:
+        """Delete by name; nothing happens if it is not there."""
+        raise NotImplementedError
+
     # -- shared behaviour --------------------------------------------------------------
     def read(self, sha: str) -> bytes:
         data = self._get(original_name(sha)) if _is_sha(sha) else None
@@ -131,6 +146,28 @@ class EvidenceStore:
         transactions.pending(session, self, handle, sha, transaction)
         return handle
 
+    def remove(self, sha: str, *, needed) -> bool:
+        """Delete an original and its derived images unless `needed()` says a row still
+        wants the bytes; True if they are gone.
+
+        The original is set aside before `needed()` is asked: an upload of the same bytes
+        that commits meanwhile either finds the name free and installs its own copy, or
+        is seen by `needed()` and gets the set-aside copy back. So a live row never loses
+        its file to a purge, without any lock shared with the upload path."""
+        from server.services.photos import VARIANTS
+
+        _require_sha(sha)
+        handle = self._set_aside(sha)
+        if needed():
+            if handle is not None:
+                self.install(handle, sha)
+            return False
+        for variant in VARIANTS:
+            self._delete(derived_name(sha, variant))
+        if handle is not None:
+            self.discard(handle)
+        return True
+
     def check(self, session, *, stale_minutes=STALE_MINUTES, repair=False) -> CheckReport:
         """Compare the store with the rows that name files (photos, and the attachments
         of cadres' answers to cases); see CheckReport for what is listed.
@@ -140,11 +177,11 @@ class EvidenceStore:
         transaction's after-commit install has run.
         """
         from server.models.cases import CaseAttachment
-        from server.models.checkins import Photo
 
         report = CheckReport()
-        known = set(session.scalars(select(Photo.sha256).distinct()))
+        known, purged = _photo_shas(session)
         known |= set(session.scalars(select(CaseAttachment.sha256).distinct()))
+        purged -= known
         present = set()
         for stored in self._originals():
             if stored.sha:
@@ -152,9 +189,15 @@ class EvidenceStore:
             if not stored.sha or self._digest(stored.handle) != stored.sha:
                 report.tampered.append(stored.name)
         report.tampered.sort()
-        report.orphans = sorted(present - known)
+        report.orphans = sorted(present - known - purged)
         report.missing = sorted(known - present)
+        report.purged = sorted(present & purged)
         self._check_temps(report, known, stale_minutes, repair)
+        if repair:
+            for sha in list(report.purged):
+                if self.remove(sha, needed=lambda sha=sha: in_use(session, sha)):
+                    report.purged.remove(sha)
+                    report.removed_purged.append(sha)
         return report
 
     def _check_temps(self, report, known, stale_minutes, repair) -> None:
@@ -170,6 +213,30 @@ class EvidenceStore:
                 if repair and (temp.sha not in known or self.exists(temp.sha)):
                     self.discard(temp.handle)
                     report.removed_temps.append(temp.name)
+
+
+def _photo_shas(session) -> tuple[set, set]:
+    """(shas of photos that keep their files, shas of photos purged by retention). A
+    database just restored from a backup older than retention (revision 0009, until
+    `db upgrade`) has no purged_at column, and nothing purged."""
+    from server.models.checkins import Photo
+
+    columns = {c["name"] for c in inspect(session.connection()).get_columns("photo")}
+    if "purged_at" not in columns:
+        return set(session.scalars(select(Photo.sha256).distinct())), set()
+    shas = session.execute(select(Photo.sha256, Photo.purged_at.is_(None)).distinct()).all()
+    return {sha for sha, kept in shas if kept}, {sha for sha, kept in shas if not kept}
+
+
+def in_use(session, sha: str) -> bool:
+    """Whether a row that keeps its file (a photo not purged, a case attachment) names
+    these bytes."""
+    from server.models.cases import CaseAttachment
+    from server.models.checkins import Photo
+
+    photo = select(Photo.id).where(Photo.sha256 == sha, Photo.purged_at.is_(None))
+    attachment = select(CaseAttachment.id).where(CaseAttachment.sha256 == sha)
+    return bool(session.scalar(select(or_(photo.exists(), attachment.exists()))))
 
 
 def _is_sha(value) -> bool:

@@ -9,6 +9,7 @@ rename, so a reader sees no original or the whole one."""
 
 import hashlib
 import os
+import secrets
 import tempfile
 from pathlib import Path
 
@@ -70,6 +71,19 @@ class LocalStore(EvidenceStore):
     def _digest(self, handle: Path) -> str:
         with open(handle, "rb") as file:
             return hashlib.file_digest(file, "sha256").hexdigest()
+
+    def _set_aside(self, sha: str) -> Path | None:
+        # Named like a staged copy (<sha>.<random>.part), so `check` knows what it is.
+        handle = self.root / "tmp" / f"{sha}.purge-{secrets.token_hex(8)}.part"
+        handle.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(self.original_path(sha), handle)
+        except FileNotFoundError:
+            return None
+        return handle
+
+    def _delete(self, name: str) -> None:
+        (self.root / name).unlink(missing_ok=True)
 
 
 def _write_temp(directory: Path, prefix: str, data: bytes, keep_cached=True) -> Path:

@@ -137,6 +137,21 @@ class S3Store(EvidenceStore):
                 digest.update(chunk)
         return digest.hexdigest()
 
+    def _set_aside(self, sha: str) -> str | None:
+        handle = self.key(f"tmp/{uuid.uuid4().hex}-{sha}")
+        final = self.key(original_name(sha))
+        try:
+            self._copy(final, handle)
+        except ClientError as exc:
+            if _code(exc) in _MISSING:
+                return None
+            raise
+        self.client.delete_object(Bucket=self.bucket, Key=final)
+        return handle
+
+    def _delete(self, name: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self.key(name))
+
     def _list(self, area: str):
         pages = self.client.get_paginator("list_objects_v2")
         for page in pages.paginate(Bucket=self.bucket, Prefix=self.key(area)):

@@ -189,7 +189,8 @@ class Check:
     def citations(self):
         """Every {"sha256", "file"} a record cites names a file of the bundle with that
         content; every content file is cited by some record."""
-        missing = {m.get("sha256") for m in self.manifest.get("missing_files") or []}
+        listed = self.manifest.get("missing_files") or []
+        missing = {m.get("sha256"): m.get("reason") for m in listed}
         cited = set()
         for path, document in sorted(self.documents.items()):
             if path == "audit.json":
@@ -197,7 +198,9 @@ class Check:
             for item in _cited_files(document):
                 sha, file = item.get("sha256"), item.get("file")
                 if file is None:
-                    if sha in missing:
+                    if missing.get(sha) == "purged":
+                        self.notes.append(f"{path}: file {sha} was deleted (retention period)")
+                    elif sha in missing:
                         self.notes.append(f"{path}: file {sha} was missing from the store")
                     else:
                         self.out.append(f"{path}: cites {sha} without a file")

@@ -83,6 +83,8 @@ WORDS = {
     "cadre.standing": ("认定结果", "Standing"),
     "cadre.position": ("位置", "Position"),
     "cadre.distance": ("距驻村点", "Distance from post"),
+    "cadre.purged": ("已按保存期限清除", "purged at the end of the retention period"),
+    "photo.purged": ("照片已按保存期限删除", "photo deleted (retention period)"),
     "cadre.photos": ("照片", "Photos"),
     "cadre.flags": ("异常", "Flags"),
     "cadre.original": ("原图", "Original"),

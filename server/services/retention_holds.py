@@ -1,0 +1,174 @@
+"""What retention must keep past its period: evidence that something still stands on.
+
+A check-in, with its photos, is held while
+- a flag on it is open (a reviewer has yet to decide: the SQL of retention.py), or an
+  open flag elsewhere names it or one of its photos (the earlier picture `photo_reused`
+  compares with, the neighbour of `impossible_travel`, the first `repeated_position`);
+- a case cites it, in any status (a decided case can be corrected, and its file must show
+  what it stood on), or a recommendation that was not set aside does: directly, through
+  one of its photos or flags, through a finding (the team's arrival check-in and the
+  check-ins the finding contradicted), or through a posting's month (`ledger_month`,
+  `month_closure`: every check-in of that posting in that month);
+- a draft finding names it as the team's arrival (retention.py's SQL).
+A rectification photo is held while its problem is not verified (retention.py's SQL) or a
+case or recommendation cites the problem. The flags of a held check-in hold the
+check-ins they name, one step: a case about a reused photo needs the earlier picture.
+
+Cases and recommendations are few next to check-ins, so their JSON evidence lists are
+read here in full and resolved in a handful of queries, the same way on every database.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import select
+
+from server.extensions import db
+from server.models import (
+    Case,
+    Checkin,
+    Finding,
+    Flag,
+    MonthClosure,
+    Photo,
+    Recommendation,
+    Rectification,
+)
+from server.services.bundle_records import as_id
+
+CHUNK = 1000  # ids per IN (...): well inside every database's parameter limit
+# Flags whose details name other check-ins or photos (verification.py, findings.py).
+_NAMING_CODES = ("photo_reused", "impossible_travel", "repeated_position")
+_CHECKIN_KEYS = ("earlier_checkin_id", "other_checkin_id")
+
+
+@dataclass
+class Holds:
+    checkins: set = field(default_factory=set)
+    photos: set = field(default_factory=set)  # held one by one (rectification photos too)
+
+
+def held() -> Holds:
+    """Every check-in and photo that cases, recommendations and open flags hold."""
+    holds, cited = Holds(), _Cited()
+    for posting_id, evidence in _citing():
+        for item in evidence or []:
+            if isinstance(item, dict):
+                cited.add(item, posting_id)
+    cited.resolve(holds)
+    _photo_owners(holds)
+    held_ids = sorted(holds.checkins)
+    for start in range(0, len(held_ids), CHUNK):
+        chunk = held_ids[start : start + CHUNK]
+        holds.checkins |= _named_by_flags(Flag.checkin_id.in_(chunk), holds)
+    holds.checkins |= _named_by_flags(Flag.status == "open", holds)
+    _photo_owners(holds)
+    return holds
+
+
+def _citing():
+    """(posting id, evidence list) of every case and live recommendation."""
+    cases = db.session.execute(select(Case.posting_id, Case.evidence)).all()
+    recommendations = db.session.execute(
+        select(Recommendation.posting_id, Recommendation.evidence).where(
+            Recommendation.status != "set_aside"
+        )
+    ).all()
+    return [*cases, *recommendations]
+
+
+class _Cited:
+    """The ids cited, by type, resolved in bulk."""
+
+    def __init__(self):
+        self.ids = {kind: set() for kind in ("checkin", "photo", "flag", "finding", "problem")}
+        self.closures = {}  # closure id -> posting ids
+        self.months = set()  # (posting id, "YYYY-MM")
+
+    def add(self, item, posting_id):
+        kind = item.get("type")
+        if kind in self.ids and (key := as_id(item.get("id"))) is not None:
+            self.ids[kind].add(key)
+        posting_id = as_id(item.get("posting_id", posting_id))
+        if kind == "ledger_month" and isinstance(item.get("month"), str):
+            self.months.add((posting_id, item["month"]))
+        elif kind == "month_closure" and (key := as_id(item.get("id"))) is not None:
+            self.closures.setdefault(key, set()).add(posting_id)
+
+    def resolve(self, holds):
+        holds.checkins |= self.ids["checkin"]
+        holds.photos |= self.ids["photo"]
+        holds.checkins |= _column(Flag.checkin_id, Flag.id, self.ids["flag"])
+        findings = self.ids["finding"]
+        holds.checkins |= _column(Finding.arrival_checkin_id, Finding.id, findings) - {None}
+        if findings:
+            holds.checkins |= _contradicted_by(findings)
+        holds.photos |= _column(
+            Photo.id,
+            Rectification.problem_id,
+            self.ids["problem"],
+            join=(Rectification, Rectification.id == Photo.rectification_id),
+        )
+        for closure_id, month in db.session.execute(
+            select(MonthClosure.id, MonthClosure.month).where(
+                MonthClosure.id.in_(list(self.closures))
+            )
+        ):
+            self.months |= {(posting_id, month) for posting_id in self.closures[closure_id]}
+        for posting_id, month in self.months:
+            holds.checkins |= _month_of(posting_id, month)
+
+
+def _column(column, key, values, join=None):
+    """The values of `column` in rows whose `key` is one of `values`."""
+    found = set()
+    values = sorted(values)
+    for start in range(0, len(values), CHUNK):
+        stmt = select(column)
+        if join is not None:
+            stmt = stmt.join(*join)
+        found |= set(db.session.scalars(stmt.where(key.in_(values[start : start + CHUNK]))))
+    return found
+
+
+def _contradicted_by(finding_ids):
+    flags = db.session.execute(
+        select(Flag.checkin_id, Flag.details).where(Flag.code == "contradicted_by_inspection")
+    )
+    return {checkin_id for checkin_id, details in flags if details.get("finding_id") in finding_ids}
+
+
+def _month_of(posting_id, month):
+    try:
+        year, number = (int(part) for part in month.split("-"))
+        first = date(year, number, 1)
+    except ValueError:
+        return set()  # not a month: cites nothing to hold
+    last = date(year + number // 12, number % 12 + 1, 1)
+    return set(
+        db.session.scalars(
+            select(Checkin.id).where(
+                Checkin.posting_id == posting_id,
+                Checkin.local_date >= first,
+                Checkin.local_date < last,
+            )
+        )
+    )
+
+
+def _named_by_flags(condition, holds):
+    """Check-in ids the flags matching `condition` name; the photos they name go
+    straight into `holds`. Only the flag codes that name anything are read."""
+    named = set()
+    flags = db.session.scalars(select(Flag.details).where(Flag.code.in_(_NAMING_CODES), condition))
+    for details in flags:
+        for entry in [details, *(details.get("matches") or [])]:
+            named |= {as_id(entry.get(key)) for key in _CHECKIN_KEYS}
+            holds.photos.add(as_id(entry.get("earlier_photo_id")))
+    holds.photos.discard(None)
+    return named - {None}
+
+
+def _photo_owners(holds):
+    """A held photo holds its check-in (its record shows where it was taken)."""
+    holds.checkins |= _column(Photo.checkin_id, Photo.id, holds.photos) - {None}
