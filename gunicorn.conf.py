@@ -7,6 +7,7 @@ run side by side.
 """
 
 import gc
+import logging
 import multiprocessing
 import os
 
@@ -26,13 +27,46 @@ max_requests_jitter = 200
 # Load the app once in the master: a bad configuration (default secret, no database)
 # stops the server at start rather than failing in every worker.
 preload_app = True
-# The app writes one JSON line per request itself (with request ids): no second
-# access log; gunicorn's own messages go to stderr.
+# The app writes one JSON line per request itself (with request ids, masked, without
+# query strings): no second access log, whose format would log query strings; gunicorn's
+# own messages go to stderr, masked too (on_starting).
 accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 # Heartbeat files in memory, not on a possibly slow disk.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+
+
+def on_starting(server):
+    """gunicorn quotes a request it cannot parse (query string and all) in its error log:
+    mask phone numbers and tokens there as the app does in its own."""
+    from server.redaction import RedactingFilter
+
+    logging.getLogger("gunicorn.error").addFilter(RedactingFilter())
+
+
+def when_ready(server):
+    """Load the photo index (every stored photo's perceptual hash, about 2 s a million)
+    once, in the master before it forks: each worker, and each replacement after
+    max_requests, starts with it instead of stalling its first check-in while it loads;
+    the arrays are shared between them until one is written."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from server.extensions import db
+    from server.services import photo_index
+
+    with server.app.wsgi().app_context():
+        try:
+            held = photo_index.warm()
+        except SQLAlchemyError as exc:
+            # No database yet (or not migrated): serve anyway, /readyz tells; each
+            # worker then loads the index on its first check-in.
+            server.log.warning("photo index not loaded: %s", type(exc).__name__)
+            return
+        finally:
+            db.session.remove()
+            db.engine.dispose()  # the master serves nothing: no connection kept open
+    server.log.info("photo index loaded: %d hashes", held)
 
 
 def post_fork(server, worker):

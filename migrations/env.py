@@ -7,8 +7,12 @@ from alembic import context
 from flask import current_app
 
 config = context.config
-# Keep the application's loggers (and their JSON handler) alive.
-fileConfig(config.config_file_name, disable_existing_loggers=False)
+if logging.getLogger().handlers:
+    # Inside the app: its JSON handler (with masking) stays the only one; the migration
+    # steps are worth a line each.
+    logging.getLogger("alembic.runtime.migration").setLevel(logging.INFO)
+else:
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger("alembic.env")
 
 migrate_ext = current_app.extensions["migrate"]

@@ -1,4 +1,10 @@
-"""Structured JSON logs, one object a line, each carrying the request id."""
+"""Structured JSON logs, one object a line, each carrying the request id.
+
+Every string that goes out is masked (server/redaction.py): phone numbers keep only their
+first three and last four digits, and tokens, passwords and Authorization headers lose
+their values, whether they come in a message, an exception's text (a database error
+quoting a row) or a field given with `extra=`.
+"""
 
 import json
 import logging
@@ -8,7 +14,15 @@ import uuid
 
 from flask import g, has_request_context, request
 
+from server.redaction import redact, redact_value
+
 _SAFE_REQUEST_ID = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+# What every record has; any other attribute was given with `extra=` and is logged too.
+_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
+    "message",
+    "asctime",
+    "request_id",
+}
 
 
 class JsonFormatter(logging.Formatter):
@@ -17,21 +31,30 @@ class JsonFormatter(logging.Formatter):
             "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
-            "request_id": getattr(record, "request_id", None),
+            "message": redact(record.getMessage()),
+            "request_id": redact_value(getattr(record, "request_id", None)),
         }
-        for key in ("method", "path", "status", "duration_ms", "user_id"):
-            if hasattr(record, key):
-                entry[key] = getattr(record, key)
+        for key, value in vars(record).items():
+            if key not in _STANDARD:
+                entry[key] = redact_value(value, key)
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+            entry["exception"] = redact(self.formatException(record.exc_info))
+        if record.stack_info:
+            entry["stack"] = redact(self.formatStack(record.stack_info))
         return json.dumps(entry, ensure_ascii=False)
 
 
 class RequestIdFilter(logging.Filter):
+    """Adds the request id and the client's address to records made during a request."""
+
     def filter(self, record):
+        in_request = has_request_context()
         if not hasattr(record, "request_id"):
-            record.request_id = g.get("request_id") if has_request_context() else None
+            record.request_id = g.get("request_id") if in_request else None
+        if in_request and not hasattr(record, "client"):
+            # After ProxyFix when TRUSTED_PROXIES is set: the phone's address, not the
+            # load balancer's.
+            record.client = request.remote_addr
         return True
 
 

@@ -80,11 +80,19 @@ def test_gunicorn_serves_the_app_after_the_migrations(own_database, tmp_path):
         assert status == 200 and body["status"] == "ready"
         for _ in range(4):  # spread over both workers
             assert get(f"http://127.0.0.1:{port}/healthz")[0] == 200
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as answer:
+            # Production is served over HTTPS (behind the load balancer): HSTS pins it.
+            assert answer.headers["Strict-Transport-Security"] == (
+                "max-age=31536000; includeSubDomains"
+            )
+            assert answer.headers["X-Content-Type-Options"] == "nosniff"
     finally:
         server.terminate()
         out, err = server.communicate(timeout=60)
     assert server.returncode == 0, err
     assert "Booting worker" in err and err.count("Booting worker") == 2
+    # The photo index is loaded once, in the master, before the workers start.
+    assert err.index("photo index loaded: 0 hashes") < err.index("Booting worker")
     # Structured logs on stdout: one JSON object a line, each request with its id.
     lines = [json.loads(line) for line in out.splitlines() if line.strip()]
     requests = [line for line in lines if line.get("path") in ("/readyz", "/healthz")]

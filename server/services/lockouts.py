@@ -7,6 +7,7 @@ the wrong-password answer, and is not counted (a lock-out cannot be stretched by
 hammering it). These helpers add to the caller's transaction; sessions.login commits.
 """
 
+import logging
 from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
@@ -14,11 +15,10 @@ from sqlalchemy.exc import IntegrityError
 from server.extensions import db
 from server.models import LoginLockout
 from server.models.types import utcnow
+from server.redaction import mask_phone
 from server.services import audit
 
-
-def masked(phone):
-    return phone[:3] + "****" + phone[-4:]
+log = logging.getLogger(__name__)
 
 
 def is_locked(phone):
@@ -50,7 +50,16 @@ def record_failure(phone, *, user, config):
         "auth.lockout",
         user,
         object_type="user" if user is not None else "login_lockout",
-        summary={"phone": masked(phone), "seconds": seconds, "lockouts": row.lockouts},
+        summary={"phone": mask_phone(phone), "seconds": seconds, "lockouts": row.lockouts},
+    )
+    log.warning(
+        "log-in lock-out started",
+        extra={
+            "event": "login_lockout",
+            "phone": mask_phone(phone),
+            "seconds": seconds,
+            "lockouts": row.lockouts,
+        },
     )
     return seconds
 

@@ -4,6 +4,7 @@ A session is the family of refresh tokens born from one log-in. Each refresh tok
 works once; presenting a used one means it was copied, so the whole family is revoked.
 """
 
+import logging
 import secrets
 
 from sqlalchemy.exc import IntegrityError
@@ -13,7 +14,12 @@ from server.errors import Forbidden, Unauthorized
 from server.extensions import db
 from server.models import AuthSession, Device, RefreshToken, User
 from server.models.types import utcnow
+from server.redaction import mask_phone
 from server.services import audit, lockouts
+
+# Security events for operators: who is being attacked and from where (the formatter adds
+# the client's address), with phone numbers masked.
+log = logging.getLogger(__name__)
 
 
 def _bad_credentials():
@@ -87,10 +93,12 @@ def login(*, phone, password, device_id, config):
         if not locked:
             lockouts.record_failure(phone, user=user, config=config)
             db.session.commit()
+        _log_failure(phone, user, "locked" if locked else _failure_reason(user))
         # A locked number gets the wrong-password answer too, even with the right one.
         raise _bad_credentials()
     lockouts.clear(phone)
     if not user.active:
+        _log_failure(phone, user, "account_disabled")
         raise Forbidden("account_disabled", "This account is disabled.", "该账号已停用。")
     record_device(user, device_id)
     session = AuthSession(id=auth.new_token_id(), user_id=user.id, device_id=device_id)
@@ -100,7 +108,27 @@ def login(*, phone, password, device_id, config):
         "auth.login", user, actor=user, object_type="user", summary={"device_id": device_id}
     )
     db.session.commit()
+    log.info("logged in", extra={"event": "login", "phone": mask_phone(phone), "user_id": user.id})
     return tokens
+
+
+def _failure_reason(user):
+    if user is None:
+        return "unknown_phone"
+    return "no_password" if user.password_hash is None else "wrong_password"
+
+
+def _log_failure(phone, user, reason):
+    # The reason stays in the log: the caller is told only "wrong phone or password".
+    log.warning(
+        "log-in failed",
+        extra={
+            "event": "login_failed",
+            "phone": mask_phone(phone),
+            "reason": reason,
+            "user_id": user.id if user is not None else None,
+        },
+    )
 
 
 def refresh(*, refresh_token, config):
@@ -118,6 +146,10 @@ def refresh(*, refresh_token, config):
     if token.used_at is not None:
         _revoke(session, "refresh_reuse", actor=user)
         db.session.commit()
+        log.warning(
+            "refresh token reused: the log-in is revoked",
+            extra={"event": "refresh_reuse", "user_id": user.id, "session_id": session.id},
+        )
         raise Unauthorized(
             "refresh_token_reused",
             "This refresh token was already used; the log-in has been ended for safety.",
@@ -146,6 +178,7 @@ def logout(*, actor, session_id):
     if session is not None and session.revoked_at is None:
         _revoke(session, "logout", actor=actor)
         db.session.commit()
+        log.info("logged out", extra={"event": "logout", "user_id": actor.id})
 
 
 def revoke_all(user, reason):

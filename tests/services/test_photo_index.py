@@ -88,6 +88,32 @@ def test_empty_table_then_first_row(checkin):
     assert near_duplicates(H) == [(first, 0)]
 
 
+def test_warming_loads_every_stored_hash_before_the_first_query(checkin):
+    stored = [add(checkin, flip(H, bits)) for bits in (0, 2, 30)]
+    assert photo_index.warm() == 3
+    later = add(checkin, flip(H, 1))  # arrives after the warm-up: still seen
+    assert photo_index.warm() == 4
+    assert near_duplicates(H, limit=10) == [(stored[0], 0), (later, 1), (stored[1], 2)]
+
+
+def test_a_refresh_reads_what_is_new_not_the_last_ten_minutes(checkin, monkeypatch):
+    # At 40 check-ins a second the last ten minutes hold 24,000 photos: re-reading them
+    # on every query would cost more than the scan.
+    for bits in range(30):
+        add(checkin, flip(H, 20 + bits))
+    assert near_duplicates(H) == []
+    merged = []
+    original = photo_index._Cache._merge
+    monkeypatch.setattr(
+        photo_index._Cache,
+        "_merge",
+        lambda cache, photo_id, *rest: merged.append(photo_id) or original(cache, photo_id, *rest),
+    )
+    later = add(checkin, flip(H, 2))
+    assert near_duplicates(H) == [(later, 2)]
+    assert merged == [later]
+
+
 def test_rows_added_after_the_first_query_are_seen(checkin):
     add(checkin, flip(H, 30))
     assert near_duplicates(H) == []
