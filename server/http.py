@@ -64,6 +64,11 @@ def register_http_hooks(app):
     def security_headers(response):
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "no-referrer")
+        if app.config["HSTS_SECONDS"]:
+            response.headers.setdefault(
+                "Strict-Transport-Security",
+                f"max-age={app.config['HSTS_SECONDS']}; includeSubDomains",
+            )
         if request.path.startswith("/api/v1/"):
             response.headers.setdefault("Cache-Control", "no-store")
         return response

@@ -35,6 +35,14 @@ def register_web(app):
 
     app.register_blueprint(bp)
 
+    @app.after_request
+    def console_headers(response):
+        # Also for /console/... addresses no page matched: the blueprint's own hooks
+        # do not run for those, and their 404 must not be framable either.
+        if request.path == "/console" or request.path.startswith("/console/"):
+            security.add_headers(response)
+        return response
+
 
 @bp.before_request
 def before():
@@ -45,11 +53,6 @@ def before():
     security.check_csrf()
     if request.endpoint != "console.static":
         security.load_user()
-
-
-@bp.after_request
-def after(response):
-    return security.add_headers(response)
 
 
 def this_url(**changes):
