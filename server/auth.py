@@ -16,6 +16,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app, g, request
 from sqlalchemy import false, or_, select, true
+from sqlalchemy.orm import joinedload
 
 from server.errors import Forbidden, NotFound, Unauthorized
 from server.extensions import db
@@ -123,11 +124,21 @@ def _authenticate():
     if not header.startswith("Bearer "):
         raise Unauthorized()
     claims = decode_token(header[len("Bearer ") :].strip(), "access")
-    session = db.session.get(AuthSession, claims["sid"])
+    # Every request runs this: the log-in, its user and the user's roles in one query.
+    found = (
+        db.session.execute(
+            select(AuthSession, User)
+            .join(User, User.id == AuthSession.user_id)
+            .where(AuthSession.id == str(claims["sid"]))
+            .options(joinedload(User.role_rows))
+        )
+        .unique()
+        .first()
+    )
+    session, user = found if found is not None else (None, None)
     if session is None or session.revoked_at is not None:
         raise Unauthorized("session_revoked", "This log-in has ended.", "登录已失效，请重新登录。")
-    user = db.session.get(User, int(claims["sub"]))
-    if user is None or not user.active or user.id != session.user_id:
+    if not user.active or str(user.id) != str(claims["sub"]):
         raise Unauthorized("invalid_token", "The token is invalid.", "令牌无效。")
     g.current_user, g.session_id = user, session.id
     return user
@@ -157,7 +168,11 @@ def required(*roles):
         responses = manual.setdefault("responses", {})
         responses[401] = {"description": "Not logged in, or the token is invalid."}
         if roles:
-            responses[403] = {"description": f"Needs one of the roles: {', '.join(roles)}."}
+            # After the view's own 403s (out of jurisdiction, ...), which this would hide.
+            own = doc.get("response", {}).get("responses", {}).get(403, [])
+            texts = [r["description"] for r in own if r.get("description")]
+            gate = f"Needs one of the roles: {', '.join(roles)}."
+            responses[403] = {"description": " ".join([gate, *texts])}
         wrapper._apidoc = doc
         return wrapper
 

@@ -13,15 +13,15 @@ from http import HTTPStatus
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import or_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from server import auth
 from server.errors import AppError, Conflict, Invalid
 from server.extensions import db
-from server.models import Checkin, CheckinReview, Flag, Household, Posting, User
+from server.models import Checkin, CheckinReview, Flag, Household, Posting
 from server.models.checkins import MAX_PHOTOS
 from server.models.postings import RESIDENT_ROLES
 from server.models.regions import subtree_prefix
@@ -80,28 +80,7 @@ def submit(*, actor, photo_files, target=None, **fields):
         if existing is None:
             raise
         return _resend(actor, existing, digest, photo_files)
-    return Submission(_reloaded(checkin), True)
-
-
-def _reloaded(checkin):
-    """The committed check-in with all that its answer shows, read in one query: the
-    commit expired it, and lazy loads would cost a query each (check-in, village, flags,
-    photos, and the submitter with their roles, which decide what flag details show)."""
-    (checkin_id,) = sa_inspect(checkin).identity  # checkin.id would refresh it first
-    return (
-        db.session.execute(
-            db.select(Checkin)
-            .where(Checkin.id == checkin_id)
-            .options(
-                joinedload(Checkin.village),
-                joinedload(Checkin.flags),
-                joinedload(Checkin.photos),
-                joinedload(Checkin.cadre).joinedload(User.role_rows),
-            )
-        )
-        .unique()
-        .scalar_one()
-    )
+    return Submission(checkin, True)
 
 
 def _by_client_id(client_id):
@@ -159,6 +138,7 @@ def _create(actor, fields, digest, uploads, target=None):
         photos=[],
         flags=[],
     )
+    set_committed_value(checkin, "reviews", [])  # nobody has reviewed it yet
     db.session.add(checkin)
     added = evidence.attach_photos(checkin, uploads)
     # The rules run before the row is written (see verification.assess), so it is
@@ -182,8 +162,21 @@ def _create(actor, fields, digest, uploads, target=None):
             "photos": [p.sha256 for p in added],
         },
     )
-    db.session.commit()
+    _commit_keeping_loaded()
     return checkin
+
+
+def _commit_keeping_loaded():
+    """Commit without expiring what the session holds: the answer shows exactly the rows
+    just written (the ids were read back at the flush; no value comes from the
+    database), so reading them again would only cost queries. A caller that goes on
+    working in the same session after this (a batch) expires them itself."""
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
 
 
 def _target(actor, fields, local_date):
@@ -356,6 +349,8 @@ def submit_batch(*, actor, items, photo_files):
             continue
         try:
             outcome = submit(actor=actor, photo_files=files, **item)
+            # The next item reads afresh (locks, postings, leave), as after any commit.
+            db.session.expire_all()
         except AppError as exc:
             db.session.rollback()
             results.append(_error_result(item, exc))

@@ -7,7 +7,7 @@ front of a reviewer, who decides. So every flag carries the numbers a reviewer n
 from datetime import timedelta, timezone
 
 from geopy.distance import geodesic
-from sqlalchemy import case, func
+from sqlalchemy import case, func, literal, union_all
 
 from server.extensions import db
 from server.models import Checkin, Device, Photo
@@ -226,19 +226,29 @@ def travel(checkin, policy):
 
 
 def _time_neighbours(checkin):
-    # Plain columns, not Checkin objects: the rule needs four values of each.
+    """The nearest check-in before and after, in one query (it runs on every check-in).
+    Plain columns, not Checkin objects: the rule needs four values of each."""
     base = db.select(Checkin.id, Checkin.latitude, Checkin.longitude, Checkin.captured_at).where(
-        Checkin.cadre_id == checkin.cadre_id, Checkin.id != checkin.id
+        Checkin.cadre_id == checkin.cadre_id,
+        Checkin.id != checkin.id,
+        Checkin.latitude.is_not(None),  # retention purged it: nothing to measure from
     )
-    before = db.session.execute(
-        base.where(Checkin.captured_at <= checkin.captured_at)
+    before = (
+        base.add_columns(literal(0).label("side"))
+        .where(Checkin.captured_at <= checkin.captured_at)
         .order_by(Checkin.captured_at.desc())
         .limit(1)
-    ).first()
-    after = db.session.execute(
-        base.where(Checkin.captured_at > checkin.captured_at).order_by(Checkin.captured_at).limit(1)
-    ).first()
-    return [c for c in (before, after) if c is not None]
+        .subquery()
+    )
+    after = (
+        base.add_columns(literal(1).label("side"))
+        .where(Checkin.captured_at > checkin.captured_at)
+        .order_by(Checkin.captured_at)
+        .limit(1)
+        .subquery()
+    )
+    rows = db.session.execute(union_all(db.select(before), db.select(after))).all()
+    return sorted(rows, key=lambda row: row.side)  # the earlier one first, as before
 
 
 # ---------------------------------------------------------------- device and position
