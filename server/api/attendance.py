@@ -137,6 +137,7 @@ class Closures(MethodView):
     @auth.required("reviewer", "admin")
     @blp.arguments(ClosureCreateSchema)
     @blp.response(201, ClosureDetailSchema)
+    @blp.alt_response(403, description="out_of_jurisdiction: the region is outside yours")
     @blp.alt_response(409, description="Not over, already closed, or flags unsettled")
     def post(self, args):
         """Close a month: freeze the jurisdiction's ledger as a hashed snapshot"""

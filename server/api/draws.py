@@ -30,6 +30,7 @@ class Draws(MethodView):
     @auth.required("admin", "reviewer")
     @blp.arguments(DrawCreateSchema)
     @blp.response(201, DrawSchema)
+    @blp.alt_response(403, description="out_of_jurisdiction: the scope is outside yours")
     def post(self, args):
         """Freeze the rosters and rules, and commit to a secret before the beacon is known"""
         return draws.create(actor=auth.current_user(), **args)

@@ -24,6 +24,7 @@ class Households(MethodView):
     @auth.required("admin", "reviewer")
     @blp.arguments(HouseholdSchema)
     @blp.response(201, HouseholdSchema)
+    @blp.alt_response(403, description="out_of_jurisdiction: the village is outside yours")
     @blp.alt_response(409, description="The village has a household with this code")
     def post(self, args):
         """Register a household and its paired aid cadres"""

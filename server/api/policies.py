@@ -33,6 +33,7 @@ class Policies(MethodView):
     @auth.required("admin", "reviewer")
     @blp.arguments(PolicyCreateSchema)
     @blp.response(201, PolicySchema)
+    @blp.alt_response(403, description="out_of_jurisdiction: the region is outside yours")
     @blp.alt_response(409, description="The effective date lies in a closed month")
     def post(self, args):
         """Add a region's next policy version (only the settings it changes)"""

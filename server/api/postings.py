@@ -24,6 +24,7 @@ class Postings(MethodView):
     @auth.required("admin", "reviewer")
     @blp.arguments(PostingSchema)
     @blp.response(201, PostingSchema)
+    @blp.alt_response(403, description="out_of_jurisdiction: the village is outside yours")
     @blp.alt_response(409, description="Overlaps another resident posting of the cadre")
     def post(self, args):
         """Post a cadre to a village"""

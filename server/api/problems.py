@@ -48,7 +48,7 @@ class Problems(MethodView):
     @auth.required("reviewer", "admin")
     @blp.arguments(ProblemCreateSchema)
     @blp.response(201, ProblemDetailSchema)
-    @blp.alt_response(403, description="The village is outside your jurisdiction")
+    @blp.alt_response(403, description="out_of_jurisdiction: the village is outside yours")
     def post(self, args):
         """Enter a problem found otherwise than by an inspection; it starts open"""
         return problems.create(actor=auth.current_user(), **args)

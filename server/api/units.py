@@ -22,6 +22,7 @@ class Units(MethodView):
     @auth.required("admin", "reviewer")
     @blp.arguments(UnitSchema)
     @blp.response(201, UnitSchema)
+    @blp.alt_response(403, description="out_of_jurisdiction: the region is outside yours")
     @blp.alt_response(409, description="A unit with this name exists")
     def post(self, args):
         """Create a dispatching unit (admins; reviewers within their jurisdiction)"""
@@ -40,6 +41,7 @@ class UnitById(MethodView):
     @auth.required("admin", "reviewer")
     @blp.arguments(UnitUpdateSchema(partial=True))
     @blp.response(200, UnitSchema)
+    @blp.alt_response(403, description="out_of_jurisdiction: the unit is not one of yours")
     @blp.alt_response(404, description="No such unit")
     def patch(self, args, unit_id):
         """Update a dispatching unit"""

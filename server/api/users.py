@@ -22,6 +22,9 @@ class Users(MethodView):
     @auth.required("admin", "reviewer")
     @blp.arguments(UserSchema)
     @blp.response(201, UserSchema)
+    @blp.alt_response(
+        403, description="out_of_jurisdiction (a jurisdiction outside yours); role_not_grantable"
+    )
     @blp.alt_response(409, description="The phone number is registered already")
     def post(self, args):
         """Create a person (reviewers: cadres and inspectors in their jurisdiction)"""

@@ -10,7 +10,7 @@ from sqlalchemy.orm import selectinload
 
 from server import auth
 from server.extensions import db
-from server.models import Checkin, Flag, Photo
+from server.models import Checkin, Flag, Photo, User
 from server.models.checkins import ARRIVAL, SEVERITIES
 from server.models.regions import subtree_prefix
 
@@ -103,7 +103,8 @@ def cases(*, actor, flags):
         stmt = auth.scoped(db.select(Checkin).where(Checkin.id.in_(wanted)), Checkin, actor)
         loaded = db.session.execute(stmt.options(*_evidence())).scalars()
         visible = {c.id: c for c in loaded}
-    return [_case(flag, visible) for flag in flags]
+    seen = _seen(actor, [flag.details for flag in flags])
+    return [_case(flag, visible, seen) for flag in flags]
 
 
 def _matches(details):
@@ -111,9 +112,9 @@ def _matches(details):
     return details.get("matches", [])
 
 
-def _case(flag, visible):
+def _case(flag, visible, seen):
     if flag.code != "photo_reused":
-        return FlagCase(flag, flag.details)
+        return FlagCase(flag, _hide_others(flag.details, *seen))
     reused = []
     for m in _matches(flag.details):
         earlier = visible.get(m["earlier_checkin_id"])
@@ -122,7 +123,7 @@ def _case(flag, visible):
         reused.append(
             ReuseMatch(m["photo_sha256"], m["match"], m["hamming_distance"], earlier, photo)
         )
-    return FlagCase(flag, _redact(flag.details, set(visible)), reused)
+    return FlagCase(flag, _hide_others(_redact(flag.details, set(visible)), *seen), reused)
 
 
 def _redact(details, visible_ids):
@@ -137,3 +138,43 @@ def _redact(details, visible_ids):
     if "matches" in details:
         redacted["matches"] = [clean(m) for m in details["matches"]]
     return redacted
+
+
+def _visible(model, ids, actor):
+    if not ids:
+        return set()
+    stmt = auth.scoped(db.select(model.id).where(model.id.in_(ids)), model, actor)
+    return set(db.session.execute(stmt).scalars())
+
+
+def _seen(actor, details_list):
+    """(check-in ids, user ids): which of the other check-ins and people these details
+    name (a neighbour in time, a phone's other users) the actor may see."""
+    checkins, users = set(), set()
+    for details in details_list:
+        if details.get("other_checkin_id") is not None:
+            checkins.add(details["other_checkin_id"])
+        users.update(details.get("other_cadre_ids") or ())
+    return _visible(Checkin, checkins, actor), _visible(User, users, actor)
+
+
+def _hide_others(details, checkins, users):
+    """The details without the other check-in or people outside the caller's scope: a
+    reviewer learns that a phone was someone else's too, not whose in another county."""
+    shown = dict(details)
+    if shown.get("other_checkin_id") is not None and shown["other_checkin_id"] not in checkins:
+        del shown["other_checkin_id"]
+    if "other_cadre_ids" in shown:
+        shown["other_cadre_ids"] = [i for i in shown["other_cadre_ids"] if i in users]
+    return shown
+
+
+def hide_others(details, actor):
+    """The details without the other check-in or people `actor` may not see."""
+    return _hide_others(details, *_seen(actor, [details]))
+
+
+def visible_details(details, actor):
+    """One flag's details as `actor` may see them (a check-in's flags, for reviewers)."""
+    earlier = {m.get("earlier_checkin_id") for m in (details, *_matches(details))} - {None}
+    return hide_others(_redact(details, _visible(Checkin, earlier, actor)), actor)

@@ -570,6 +570,24 @@ def test_someone_else_s_rows_reach_only_those_who_may_see_them(client, world, ma
     assert flag["details"]["earlier_checkin_id"] == theirs.id
 
 
+def test_a_phone_s_other_users_are_named_only_to_those_who_may_see_them(client, world, make):
+    """Found by the authorization sweep: the bundle named them to anyone."""
+    mine = make.checkin(world.posting_a)
+    details = {"reason": "used_by_other_cadre", "other_cadre_ids": [world.cadre_b.id]}
+    db.session.add(Flag(checkin=mine, code="new_device", severity="high", details=details))
+    db.session.commit()
+    case = own_initiative(world, [{"type": "checkin", "id": mine.id}])
+
+    def other_users(caller):
+        archive = zipfile.ZipFile(io.BytesIO(download(client, make, caller, case.id).data))
+        (flag,) = read_json(archive, f"evidence/checkin-{mine.id}.json")["flags"]
+        return flag["details"]["other_cadre_ids"]
+
+    assert other_users(world.cadre_a) == []
+    assert other_users(world.reviewer_a) == []
+    assert other_users(world.city_reviewer) == [world.cadre_b.id]
+
+
 def test_a_closure_s_recommendations_reach_only_those_who_see_the_closure(
     client, world, make, tmp_path
 ):

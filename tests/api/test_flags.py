@@ -190,6 +190,39 @@ def test_a_reuse_outside_scope_is_only_a_fact(client, world, make, reused):
     assert item["details"]["earlier_checkin_id"] == earlier["id"]
 
 
+def test_the_check_in_itself_names_no_record_outside_scope_either(client, world, make, reused):
+    """Found by the authorization sweep: the check-in's own flags gave a reviewer the ids
+    of another county's check-in, photo and cadre that the queue hides."""
+    b1 = world.village_b1
+    # Same picture, same phone (the default one) as cadre_b's a moment before.
+    earlier, later = reused(world.cadre_b, latitude=b1.latitude, longitude=b1.longitude)
+    url = f"/api/v1/checkins/{later['id']}"
+
+    def details(caller, code):
+        checkin = client.get(url, headers=make.headers(caller)).json
+        return next(f["details"] for f in checkin["flags"] if f["code"] == code)
+
+    reuse = details(world.reviewer_a, "photo_reused")
+    phone = details(world.reviewer_a, "new_device")
+    assert "earlier_checkin_id" not in reuse
+    assert all("earlier_photo_id" not in m for m in reuse["matches"])
+    assert phone["other_cadre_ids"] == []
+    # The city's department sees both counties: to it, nothing is hidden.
+    assert details(world.city_reviewer, "photo_reused")["earlier_checkin_id"] == earlier["id"]
+    assert details(world.city_reviewer, "new_device")["other_cadre_ids"] == [world.cadre_b.id]
+
+
+def test_the_queue_names_a_phone_s_other_users_in_scope_only(client, world, make):
+    b1 = world.village_b1
+    far = {"latitude": b1.latitude, "longitude": b1.longitude}
+    submit(client, make.headers(world.cadre_b), device_id="shared-phone", **far)
+    submit(client, make.headers(world.cadre_a), device_id="shared-phone", photo_seed=2)
+    (mine,) = queue(client, make.headers(world.reviewer_a), code="new_device").json
+    assert mine["details"]["reason"] and mine["details"]["other_cadre_ids"] == []
+    by_city = queue(client, make.headers(world.city_reviewer), code="new_device").json
+    assert [f["details"]["other_cadre_ids"] for f in by_city] == [[world.cadre_b.id]]
+
+
 def test_a_page_costs_the_same_queries_for_few_or_many_flags(client, world, make):
     def reused_from(earlier):
         flag = flagged(make, world.posting_a, "photo_reused")
