@@ -47,9 +47,22 @@ def on_starting(server):
 
 def when_ready(server):
     """Load the photo index (every stored photo's perceptual hash, about 2 s a million)
-    once, in the master before it forks: each worker, and each replacement after
-    max_requests, starts with it instead of stalling its first check-in while it loads;
-    the arrays are shared between them until one is written."""
+    once, in the master before it forks: each worker starts with it instead of stalling
+    its first check-in while it loads; the arrays are shared between them until one is
+    written."""
+    held = _refresh_photo_index(server)
+    if held is not None:
+        server.log.info("photo index loaded: %d hashes", held)
+
+
+def pre_fork(server, worker):
+    """Bring the master's index up to date before each fork (a refresh reads only what
+    is new): a replacement worker, after max_requests, then starts current, rather than
+    reading every photo since the master started on its first check-in."""
+    _refresh_photo_index(server)
+
+
+def _refresh_photo_index(server):
     from sqlalchemy.exc import SQLAlchemyError
 
     from server.extensions import db
@@ -57,16 +70,15 @@ def when_ready(server):
 
     with server.app.wsgi().app_context():
         try:
-            held = photo_index.warm()
+            return photo_index.warm()
         except SQLAlchemyError as exc:
             # No database yet (or not migrated): serve anyway, /readyz tells; each
             # worker then loads the index on its first check-in.
             server.log.warning("photo index not loaded: %s", type(exc).__name__)
-            return
+            return None
         finally:
             db.session.remove()
             db.engine.dispose()  # the master serves nothing: no connection kept open
-    server.log.info("photo index loaded: %d hashes", held)
 
 
 def post_fork(server, worker):

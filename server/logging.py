@@ -31,7 +31,7 @@ class JsonFormatter(logging.Formatter):
             "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
             "level": record.levelname,
             "logger": record.name,
-            "message": redact(record.getMessage()),
+            "message": redact(_message(record)),
             "request_id": redact_value(getattr(record, "request_id", None)),
         }
         for key, value in vars(record).items():
@@ -42,6 +42,15 @@ class JsonFormatter(logging.Formatter):
         if record.stack_info:
             entry["stack"] = redact(self.formatStack(record.stack_info))
         return json.dumps(entry, ensure_ascii=False)
+
+
+def _message(record):
+    try:
+        return record.getMessage()
+    except Exception:  # noqa: BLE001
+        # A message whose arguments do not fit: logging's own fallback would print the
+        # raw arguments to stderr, unmasked; say what we can, masked, instead.
+        return f"{record.msg} {record.args!r}"
 
 
 class RequestIdFilter(logging.Filter):

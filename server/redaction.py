@@ -39,8 +39,9 @@ _PATTERN = re.compile(
     r"|(?P<argon2>\$argon2(?:id|i|d)\$)[\w$=,+/.-]+"
     # A mainland mobile number, with or without +86/0086 and separators; not a run of
     # digits inside a longer number or a hex string (ids, sha256s), but after an escape
-    # (\u624b, \xe6) as in JSON or bytes written out by a library.
-    r"|(?=[+018])(?:(?<![0-9A-Za-z])|(?<=\\u[0-9a-fA-F]{4})|(?<=\\x[0-9a-fA-F]{2}))"
+    # (\u624b, \xe6) as in JSON or bytes written out by a library, or a URL's (%2B86...).
+    r"|(?=[+018])(?:(?<![0-9A-Za-z])|(?<=\\u[0-9a-fA-F]{4})|(?<=\\x[0-9a-fA-F]{2})"
+    r"|(?<=%[0-9a-fA-F]{2}))"
     r"(?P<cc>(?:\+|00)?86[- ]?)?(?P<head>1[3-9]\d)[- ]?\d{4}[- ]?(?P<tail>\d{4})"
     r"(?![0-9A-Za-z])"
 )

@@ -33,6 +33,9 @@ def test_mask_phone_keeps_the_first_three_and_last_four_digits():
         ("+86 139 1234 5678", "+86 139****5678"),
         ("0086-139-1234-5678", "0086-139****5678"),
         ("phone=13912345678&x=1", "phone=139****5678&x=1"),
+        # URL-encoded, as gunicorn quotes a raw request line it cannot parse
+        ("GET /x?phone=%2B8613912345678 HTTP/1.1", "GET /x?phone=%2B86139****5678 HTTP/1.1"),
+        ("q%3D13912345678%26", "q%3D139****5678%26"),
         ("('13912345678', 'x')", "('139****5678', 'x')"),
         # As json.dumps and bytes reprs write Chinese text: 手机13912345678
         ('"\\u624b\\u673a13912345678"', '"\\u624b\\u673a139****5678"'),
@@ -141,3 +144,12 @@ def test_the_filter_masks_records_for_formatters_that_are_not_ours():
     text = logging.Formatter().format(made)
     assert "phone=138****0001" in text and "token=***" in text
     assert "13800000001" not in text and JWT not in text
+
+
+def test_a_message_whose_arguments_do_not_fit_is_still_logged_masked():
+    # logging's own fallback would print the raw arguments to stderr.
+    record = logging.LogRecord(
+        "x", logging.WARNING, __file__, 1, "log-in %s from %s failed", ("13800000001",), None
+    )
+    entry = json.loads(JsonFormatter().format(record))
+    assert "13800000001" not in entry["message"] and "138****0001" in entry["message"]

@@ -29,17 +29,21 @@ def upgrade():
 
 
 def downgrade():
+    # Purged positions and photo bytes are gone for good: a downgrade cannot give the NOT
+    # NULL columns their values back, nor 0008 tell a purged photo from a lost file, so
+    # it refuses, before changing anything (SQLite's DDL is not transactional).
+    bind = op.get_bind()
+    purged = bind.execute(
+        sa.text('SELECT COUNT(*) FROM checkin WHERE latitude IS NULL OR purged_at IS NOT NULL')
+    ).scalar()
+    purged += bind.execute(sa.text('SELECT COUNT(*) FROM photo WHERE purged_at IS NOT NULL')).scalar()
+    if purged:
+        raise RuntimeError(
+            f'{purged} check-ins or photos have been purged; revision 0008 cannot hold them.'
+        )
     with op.batch_alter_table('photo', schema=None) as batch_op:
         batch_op.drop_column('purged_at')
 
-    # Purged positions are gone for good: a downgrade cannot give the NOT NULL columns
-    # their values back, so it refuses rather than invent coordinates.
-    bind = op.get_bind()
-    purged = bind.execute(sa.text('SELECT COUNT(*) FROM checkin WHERE latitude IS NULL')).scalar()
-    if purged:
-        raise RuntimeError(
-            f'{purged} check-ins have had their positions purged; revision 0008 cannot hold them.'
-        )
     with op.batch_alter_table('checkin', schema=None) as batch_op:
         batch_op.alter_column('accuracy_m', existing_type=sa.Float(), nullable=False)
         batch_op.alter_column('longitude', existing_type=sa.Float(), nullable=False)

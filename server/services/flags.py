@@ -98,6 +98,8 @@ def cases(*, actor, flags):
         if flag.code == "photo_reused"
         for m in _matches(flag.details)
     }
+    # repeated_position names the first check-in from the spot, whoever made it.
+    wanted |= {flag.details.get("earlier_checkin_id") for flag in flags} - {None}
     visible = {}
     if wanted:
         stmt = auth.scoped(db.select(Checkin).where(Checkin.id.in_(wanted)), Checkin, actor)
@@ -114,7 +116,7 @@ def _matches(details):
 
 def _case(flag, visible, seen):
     if flag.code != "photo_reused":
-        return FlagCase(flag, _hide_others(flag.details, *seen))
+        return FlagCase(flag, _hide_others(_redact(flag.details, set(visible)), *seen))
     reused = []
     for m in _matches(flag.details):
         earlier = visible.get(m["earlier_checkin_id"])

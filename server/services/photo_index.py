@@ -39,10 +39,14 @@ _MASK = 0xFFFF_FFFF_FFFF_FFFF
 _VERIFY_CHUNK = 200
 _LOAD_CHUNK = 50_000
 _SCAN_BLOCK = 1 << 16  # 64 Ki hashes: the block's buffers (1.1 MB) stay in L2
-# Gaps tracked at most (and, at a fresh start, how far below the highest id to look):
-# more missing ids at once is a hole in the numbering (a bulk load), not transactions
-# in flight, which hold the ids just below the top.
-_MAX_GAPS = 1000
+# At a fresh start, how far below the highest id to look for transactions in flight
+# (the ids missing further down are holes in the numbering: rolled back, bulk loads).
+_FRESH_GAPS = 1000
+# After that every missing id is followed until WINDOW has passed. A refresh asks for
+# them as runs of consecutive ids (a rolled-back batch, a hole), up to this many runs,
+# and reads the whole range from the lowest beyond that.
+_GAP_RUNS = 50
+_HOLE = 100_000  # a jump of more ids than this at once is a hole: watch only its top
 
 _caches: dict[str, "_Cache"] = {}
 _caches_lock = threading.Lock()
@@ -142,6 +146,17 @@ def _confirmed(session, cache, hits, distances, limit, skip_checkin_id=None):
     return found
 
 
+def _runs(ids):
+    """Sorted (first, last) runs of consecutive ids."""
+    runs = []
+    for photo_id in sorted(ids):
+        if runs and photo_id == runs[-1][1] + 1:
+            runs[-1][1] = photo_id
+        else:
+            runs.append([photo_id, photo_id])
+    return runs
+
+
 class _Cache:
     """One database's hashes. Arrays grow by doubling; readers take views of the
     filled prefix, so an append never disturbs a query in another thread."""
@@ -176,6 +191,9 @@ class _Cache:
         self.alive[index] = False
 
     def _load_all(self, session) -> None:
+        # From nothing, also after an attempt that failed halfway (a lost connection).
+        self.size = self.loaded = 0
+        self.recent, self.gaps, self.top, self.watermark = {}, {}, None, None
         # Core rows in chunks, flattened by fromiter: np.array() over a million Row
         # objects takes seconds, and a list of them would cost ~100 MB on the way.
         table = Photo.__table__
@@ -189,7 +207,7 @@ class _Cache:
         if self.top is not None:
             # Transactions still in flight hold ids just below the top.
             top_id = self.top[0]
-            self._missed(self.ids[: self.loaded], max(1, top_id - _MAX_GAPS), top_id)
+            self._missed(self.ids[: self.loaded], max(1, top_id - _FRESH_GAPS), top_id)
             self.watermark = self.top[2]
             self._load_window(session, self.watermark - WINDOW)
 
@@ -198,16 +216,25 @@ class _Cache:
         top_id = self.top[0] if self.top is not None else None
         query = select(Photo.id, Photo.phash_int, Photo.received_at).order_by(Photo.id)
         if top_id is not None:
-            seen = Photo.id >= top_id
-            query = query.where(or_(seen, Photo.id.in_(list(self.gaps))) if self.gaps else seen)
+            runs = _runs(self.gaps)
+            if len(runs) > _GAP_RUNS:
+                query = query.where(Photo.id >= min(runs[0][0], top_id))
+            else:
+                seen = [Photo.id.between(low, high) for low, high in runs]
+                query = query.where(or_(Photo.id >= top_id, *seen))
         rows = session.execute(query).all()
         again = next((row for row in rows if row[0] == top_id), None)
         if top_id is not None and (again is None or (again[1] & _MASK, again[2]) != self.top[1:]):
             # The highest row we saw rolled back, and its id (with those below it, back
-            # to the last committed row) may now be another row's: re-read the window.
+            # to the last committed row) may now be another row's: re-read the window,
+            # and follow the ids up to the new top that are not visible yet.
+            window = []
             if self.watermark is not None:
-                self._load_window(session, self.watermark - WINDOW)
+                window = self._load_window(session, self.watermark - WINDOW)
             self._retop(session)
+            if self.top is not None and self.top[0] > top_id:
+                seen = np.array(sorted(row[0] for row in window), dtype=np.int64)
+                self._missed(seen, top_id + 1, self.top[0])
             return
         newer = [row for row in rows if top_id is None or row[0] > top_id]
         for photo_id, phash_int, received_at in rows:
@@ -216,7 +243,7 @@ class _Cache:
                 self.gaps.pop(photo_id, None)
         if newer:
             ids = np.array([row[0] for row in newer], dtype=np.int64)
-            low = top_id + 1 if top_id is not None else max(1, int(ids[-1]) - _MAX_GAPS)
+            low = top_id + 1 if top_id is not None else max(1, int(ids[-1]) - _FRESH_GAPS)
             self._missed(ids, low, int(ids[-1]))
             self.top = (newer[-1][0], newer[-1][1] & _MASK, newer[-1][2])
         if rows:
@@ -233,12 +260,13 @@ class _Cache:
 
     def _missed(self, ids, low, top_id) -> None:
         """Record as gaps the ids from `low` up to `top_id` that `ids` (sorted, the rows
-        seen) does not hold; the highest _MAX_GAPS of them at most."""
-        low = max(low, top_id - _MAX_GAPS)
+        seen) does not hold."""
+        if top_id - low > _HOLE:
+            low = top_id - _FRESH_GAPS
         present = ids[ids >= low]
         missing = np.setdiff1d(np.arange(low, top_id, dtype=np.int64), present)
         now = time.monotonic()
-        for photo_id in missing[-_MAX_GAPS:].tolist():
+        for photo_id in missing.tolist():
             self.gaps.setdefault(photo_id, now)
 
     def _retop(self, session) -> None:
@@ -255,7 +283,7 @@ class _Cache:
         self.alive[start:end] = True
         self.size = end
 
-    def _load_window(self, session, since) -> None:
+    def _load_window(self, session, since):
         rows = session.execute(
             select(Photo.id, Photo.phash_int, Photo.received_at).where(Photo.received_at >= since)
         ).all()
@@ -267,6 +295,7 @@ class _Cache:
         if self.watermark is not None:
             cutoff = self.watermark - WINDOW
             self.recent = {k: v for k, v in self.recent.items() if v[1] >= cutoff}
+        return rows
 
     def _merge(self, photo_id, unsigned, received_at) -> None:
         index = self._index_of(photo_id)

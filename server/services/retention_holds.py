@@ -1,9 +1,10 @@
 """What retention must keep past its period: evidence that something still stands on.
 
 A check-in, with its photos, is held while
-- a flag on it is open (a reviewer has yet to decide: the SQL of retention.py), or an
-  open flag elsewhere names it or one of its photos (the earlier picture `photo_reused`
-  compares with, the neighbour of `impossible_travel`, the first `repeated_position`);
+- a flag on it is open (a reviewer has yet to decide: the SQL of retention.py), or a
+  flag elsewhere that is open, or upheld on a check-in not yet purged, names it or one of
+  its photos (the earlier picture `photo_reused` compares with, the neighbour of
+  `impossible_travel`, the first `repeated_position`);
 - a case cites it, in any status (a decided case can be corrected, and its file must show
   what it stood on), or a recommendation that was not set aside does: directly, through
   one of its photos or flags, through a finding (the team's arrival check-in and the
@@ -21,7 +22,7 @@ read here in full and resolved in a handful of queries, the same way on every da
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
 from server.extensions import db
 from server.models import (
@@ -61,7 +62,12 @@ def held() -> Holds:
     for start in range(0, len(held_ids), CHUNK):
         chunk = held_ids[start : start + CHUNK]
         holds.checkins |= _named_by_flags(Flag.checkin_id.in_(chunk), holds)
-    holds.checkins |= _named_by_flags(Flag.status == "open", holds)
+    # Open flags, and upheld ones on evidence still kept: a rejection that rests on an
+    # earlier picture or position must keep it while the rejected check-in is answered
+    # and reviewed. A dismissed flag stands on nothing.
+    kept = select(Checkin.id).where(Checkin.purged_at.is_(None))
+    standing = or_(Flag.status == "open", and_(Flag.status == "upheld", Flag.checkin_id.in_(kept)))
+    holds.checkins |= _named_by_flags(standing, holds)
     _photo_owners(holds)
     return holds
 

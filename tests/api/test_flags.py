@@ -223,6 +223,22 @@ def test_the_queue_names_a_phone_s_other_users_in_scope_only(client, world, make
     assert [f["details"]["other_cadre_ids"] for f in by_city] == [[world.cadre_b.id]]
 
 
+def test_the_queue_names_a_repeated_spot_s_first_check_in_in_scope_only(client, world, make):
+    """Found by review: repeated_position compares with every check-in, anyone's."""
+    spot = {"latitude": world.village_b1.latitude, "longitude": world.village_b1.longitude}
+    first = make.checkin(world.posting_b, local_date=date(2026, 3, 2), **spot)
+    flag = flagged(make, world.posting_a, "repeated_position")
+    flag.details = {"latitude": spot["latitude"], "longitude": spot["longitude"],
+                    "earlier_checkin_id": first.id, "earlier_date": "2026-03-02",
+                    "same_cadre": False}  # fmt: skip
+    db.session.commit()
+    (mine,) = queue(client, make.headers(world.reviewer_a), code="repeated_position").json
+    assert "earlier_checkin_id" not in mine["details"]
+    assert mine["details"]["same_cadre"] is False  # the fact stays
+    (city,) = queue(client, make.headers(world.city_reviewer), code="repeated_position").json
+    assert city["details"]["earlier_checkin_id"] == first.id
+
+
 def test_a_page_costs_the_same_queries_for_few_or_many_flags(client, world, make):
     def reused_from(earlier):
         flag = flagged(make, world.posting_a, "photo_reused")

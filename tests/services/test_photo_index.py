@@ -130,6 +130,32 @@ def test_sees_rows_committed_out_of_id_order(checkin):
     assert near_duplicates(H) == [(low, 0)]
 
 
+def test_a_late_commit_far_below_the_top_is_still_seen(checkin):
+    # At the morning peak a thousand ids go by in half a minute; a transaction that
+    # stalls that long after taking its id must still be read when it commits.
+    base = add(checkin, flip(H, 40))
+    assert near_duplicates(H) == []
+    for offset in range(2, 1503):  # id base + 1 is in flight meanwhile
+        db.session.add(photo_row(checkin.id, flip(H, 50), photo_id=base + offset))
+    db.session.commit()
+    assert near_duplicates(H) == []
+    late = add(checkin, H, photo_id=base + 1)
+    assert near_duplicates(H) == [(late, 0)]
+
+
+def test_after_a_rolled_back_top_the_ids_up_to_the_new_top_are_followed(checkin):
+    first = add(checkin, flip(H, 40))
+    savepoint = db.session.begin_nested()
+    db.session.add(photo_row(checkin.id, flip(H, 30), photo_id=first + 1))
+    db.session.flush()
+    assert near_duplicates(H) == []  # the cache saw first + 1 as its top
+    savepoint.rollback()
+    add(checkin, flip(H, 50), photo_id=first + 3)  # first + 2 is still in flight
+    assert near_duplicates(H) == []
+    late = add(checkin, flip(H, 1), photo_id=first + 2)
+    assert near_duplicates(H) == [(late, 1)]
+
+
 def test_never_returns_rows_that_no_longer_exist(checkin):
     savepoint = db.session.begin_nested()
     ghost = photo_row(checkin.id, H)

@@ -200,6 +200,25 @@ def test_an_open_flag_holds_the_earlier_evidence_it_compares_with(store, world, 
     assert purged(earlier, earlier_photo, neighbour) == [False, False, False]
 
 
+def test_an_upheld_flag_keeps_the_earlier_evidence_its_rejection_rests_on(store, world, make):
+    earlier = checkin_of(make, world.posting_a)
+    earlier_photo = with_photo(store, earlier, seed=6)
+    young = checkin_of(make, world.posting_a, YOUNG_DAY, verdict="flagged")
+    db.session.flush()
+    match = {"earlier_photo_id": earlier_photo.id, "earlier_checkin_id": earlier.id}
+    flag = flag_on(young, "photo_reused", matches=[match], **match)
+    flag.status = "upheld"
+    db.session.commit()
+
+    assert retention.purge(now=NOW).checkins == []
+    assert purged(earlier, earlier_photo) == [False, False]
+    assert store.exists(earlier_photo.sha256)
+
+    flag.status = "dismissed"  # a dismissed flag stands on nothing
+    db.session.commit()
+    assert retention.purge(now=NOW).checkins == [earlier.id]
+
+
 def cited(kind, row):
     return {"type": kind, "id": row.id}
 
