@@ -15,8 +15,9 @@ from server.extensions import db
 from tests.factories import Factory
 
 EXPECTED_DIALECT = os.environ.get("EXPECT_DATABASE")  # set by .ci/run
-# s3_server, s3_app: a moto S3 server on loopback for the S3 evidence store's tests.
-pytest_plugins = ["tests.s3_server"]
+# s3_server, s3_app: a moto S3 server on loopback for the S3 evidence store's tests;
+# any_store: the evidence store, once local and once on that server.
+pytest_plugins = ["tests.s3_server", "tests.services.storage_kit"]
 # Flask-SQLAlchemy's own session (one per app context), before any test swaps it.
 APP_SESSION = db.session
 

@@ -4,14 +4,27 @@ around its API (as an operator with a shell or the bucket's console would)."""
 import io
 import os
 
+import pytest
 from PIL import Image
 
+from server import storage
 from server.extensions import db
 from server.models.checkins import Photo
 from server.services import photos
 from server.storage.s3 import S3Store
 
 LIMITS = {"max_bytes": 10 * 1024 * 1024, "max_pixels": 50_000_000}
+
+
+@pytest.fixture(params=["local", "s3"])
+def any_store(request, app, tmp_path, monkeypatch):
+    """The evidence store, once on a local folder of this test's own, once on S3 (moto)."""
+    monkeypatch.setitem(app.config, "UPLOAD_DIR", str(tmp_path / "uploads"))
+    if request.param == "s3":
+        request.getfixturevalue("s3_app")
+    else:
+        monkeypatch.setitem(app.config, "STORAGE_BACKEND", "local")
+    return storage.get_store()
 
 
 def jpeg(seed: int) -> bytes:

@@ -30,16 +30,6 @@ from tests.services.retention_kit import (
 from tests.services.storage_kit import files, names
 
 
-@pytest.fixture(params=["local", "s3"])
-def any_store(request, app, tmp_path, monkeypatch):
-    monkeypatch.setitem(app.config, "UPLOAD_DIR", str(tmp_path / "uploads"))
-    if request.param == "s3":
-        request.getfixturevalue("s3_app")
-    else:
-        monkeypatch.setitem(app.config, "STORAGE_BACKEND", "local")
-    return storage.get_store()
-
-
 @pytest.fixture
 def store(app, tmp_path, monkeypatch):
     """A local store of this test's own, so `check` sees only this test's files."""

@@ -23,14 +23,9 @@ from server.storage import s3
 from tests.services.storage_kit import add_photo, files, get, jpeg, names, original, put
 
 
-@pytest.fixture(params=["local", "s3"])
-def store(request, app, tmp_path, monkeypatch):
-    monkeypatch.setitem(app.config, "UPLOAD_DIR", str(tmp_path / "uploads"))
-    if request.param == "s3":
-        request.getfixturevalue("s3_app")
-    else:
-        monkeypatch.setitem(app.config, "STORAGE_BACKEND", "local")
-    return storage.get_store()
+@pytest.fixture
+def store(any_store):
+    return any_store
 
 
 @pytest.fixture
