@@ -274,7 +274,11 @@ def _waiting_for_lock(connection):
 
 
 def _open_transactions(connection):
+    # pg_stat_activity is read once per transaction and kept: without clearing that
+    # snapshot, every poll saw the dead worker's INSERT as it was at the first one.
+    connection.exec_driver_sql("SELECT pg_stat_clear_snapshot()")
     return connection.exec_driver_sql(
         "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
         " AND pid <> pg_backend_pid() AND xact_start IS NOT NULL"
+        " AND backend_type = 'client backend'"
     ).scalar()
