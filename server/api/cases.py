@@ -15,6 +15,7 @@ from schemas.cases import (
 )
 from server import auth
 from server.api.pagination import PAGE_ARGS, SelectPage
+from server.http import upload_bytes
 from server.services import case_answers, case_decisions, cases
 
 blp = Blueprint(
@@ -82,7 +83,7 @@ class CaseAnswers(MethodView):
     @blp.alt_response(422, description="attachment_empty; validation_error")
     def post(self, fields, files, case_id):
         """Explain or appeal, with 0-5 attachments (multipart); late answers are marked"""
-        uploads = [(f.filename, f.read()) for f in files.get("attachments", [])]
+        uploads = [(f.filename, upload_bytes(f)) for f in files.get("attachments", [])]
         return case_answers.answer(
             actor=auth.current_user(), case_id=case_id, files=uploads, **fields
         )

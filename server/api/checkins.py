@@ -12,6 +12,7 @@ from schemas.checkins import (
 )
 from server import auth, ratelimits
 from server.api.pagination import PAGE_ARGS, SelectPage
+from server.http import upload_bytes
 from server.services import checkins
 
 blp = Blueprint(
@@ -20,7 +21,7 @@ blp = Blueprint(
 
 
 def read_photos(files):
-    return [f.read() for f in files.get("photos", [])]
+    return [upload_bytes(f) for f in files.get("photos", [])]
 
 
 @blp.route("")

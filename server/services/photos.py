@@ -115,7 +115,9 @@ class PhotoFacts:
 
 def inspect(data: bytes, *, max_bytes: int, max_pixels: int) -> PhotoFacts:
     """Check an upload and describe it; raises a PhotoError subclass on rejection."""
-    fmt, size, image, facts = _decode(data, max_bytes, max_pixels, THUMB_SIDE)
+    # pHash reads grey only: a JPEG then decodes its Y channel alone (libjpeg skips the
+    # colour planes' IDCT, upsampling and conversion), the same grey as RGB-then-L.
+    fmt, size, image, facts = _decode(data, max_bytes, max_pixels, THUMB_SIDE, "L")
     phash = imagehash.phash(image)
     value = int(str(phash), 16)
     width, height = size
@@ -143,7 +145,7 @@ def inspect(data: bytes, *, max_bytes: int, max_pixels: int) -> PhotoFacts:
 def render(data: bytes, variant: str) -> bytes:
     """A derived JPEG of a stored original: upright, EXIF stripped, long side bounded."""
     side, quality = VARIANTS[variant]
-    _, _, image, _ = _decode(data, RENDER_MAX_BYTES, RENDER_MAX_PIXELS, side)
+    _, _, image, _ = _decode(data, RENDER_MAX_BYTES, RENDER_MAX_PIXELS, side, "RGB")
     return _encode(image, side, quality)
 
 
@@ -220,8 +222,9 @@ def _jpeg_scans(data: bytes) -> int:
     return scans
 
 
-def _decode(data, max_bytes, max_pixels, long_side):
-    """(format, declared size, small upright RGB image, EXIF facts) from one decode."""
+def _decode(data, max_bytes, max_pixels, long_side, mode):
+    """(format, declared size, small upright image in `mode` ("RGB" or "L"), EXIF facts)
+    from one decode."""
     if len(data) < 2:
         raise PhotoEmpty()
     if len(data) > max_bytes:
@@ -239,10 +242,10 @@ def _decode(data, max_bytes, max_pixels, long_side):
     try:
         size = image.size
         _check_pixels(size, max_pixels)
-        _load_reduced(image, fmt, long_side)
+        _load_reduced(image, fmt, long_side, mode)
         facts = exif.read(image)
         try:
-            small = _upright_rgb(image, fmt, facts.orientation, long_side)
+            small = _upright(image, fmt, facts.orientation, long_side, mode)
         except (ValueError, OSError) as exc:  # a pixel format Pillow cannot convert
             raise PhotoUndecodable() from exc
     finally:
@@ -289,28 +292,28 @@ def _check_pixels(size: tuple[int, int], max_pixels: int) -> None:
         raise PhotoTooManyPixels(errors={"width": width, "height": height, "max": max_pixels})
 
 
-def _load_reduced(image: Image.Image, fmt: str, long_side: int) -> None:
+def _load_reduced(image: Image.Image, fmt: str, long_side: int, mode: str) -> None:
     # Only JPEG can decode at 1/2, 1/4 or 1/8 scale. (pillow-heif's `draft` would pick
     # the file's embedded thumbnail, which a forger controls; never use it for HEIC.)
     if fmt == "jpeg":
         width, height = image.size
         need = (long_side, _PHASH_SIDE) if width >= height else (_PHASH_SIDE, long_side)
-        image.draft("RGB", need)
+        image.draft(mode, need)  # YCbCr to L or RGB; CMYK and grey stay as they are
     try:
         image.load()
     except Exception as exc:  # truncated or corrupt pixel data
         raise PhotoUndecodable() from exc
 
 
-def _upright_rgb(image, fmt, orientation, long_side) -> Image.Image:
-    """A fresh RGB image without metadata, turned upright, its long side reduced to no
-    less than long_side (JPEG arrives reduced already)."""
+def _upright(image, fmt, orientation, long_side, mode) -> Image.Image:
+    """A fresh image in `mode` without metadata, turned upright, its long side reduced to
+    no less than long_side (JPEG arrives reduced already)."""
     # reduce() supports only some modes (not palette, 1-bit or 16-bit): convert first.
     if image.mode not in ("RGB", "L"):
         image = image.convert("RGB")
     factor = min(max(image.size) // long_side, min(image.size) // _PHASH_SIDE)
     small = image.reduce(factor) if factor >= 2 else image
-    small = small.convert("RGB") if small.mode != "RGB" else small.copy()
+    small = small.convert(mode) if small.mode != mode else small.copy()
     if fmt != "heic" and orientation in _TRANSPOSE:
         small = small.transpose(_TRANSPOSE[orientation])
     small.info = {}
