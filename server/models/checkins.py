@@ -10,6 +10,7 @@ from sqlalchemy import (
     Date,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Time,
@@ -40,6 +41,12 @@ class Checkin(db.Model):
             name="kind",
         ),
         CheckConstraint("verdict IN ('accepted', 'flagged', 'rejected')", name="verdict"),
+        # Every check-in asks for the cadre's nearest check-ins in time (travel) and
+        # whether the device is theirs or shared (device): each a probe of one of these,
+        # where single-column indexes walked the day's check-ins of everyone, or every
+        # check-in of the cadre (migration 0010, BENCHMARKS.md).
+        Index("ix_checkin_cadre_id_captured_at", "cadre_id", "captured_at"),
+        Index("ix_checkin_device_id_cadre_id", "device_id", "cadre_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -47,7 +54,7 @@ class Checkin(db.Model):
     client_id: Mapped[str] = mapped_column(String(36), unique=True)
     # SHA-256 of the submitted fields: an identical resend matches, a different one is a 409.
     content_hash: Mapped[str] = mapped_column(String(64))
-    cadre_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    cadre_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     posting_id: Mapped[int] = mapped_column(ForeignKey("posting.id"), index=True)
     village_id: Mapped[int] = mapped_column(ForeignKey("region.id"), index=True)
     household_id: Mapped[int | None] = mapped_column(ForeignKey("household.id"), index=True)
@@ -66,7 +73,7 @@ class Checkin(db.Model):
     # The local wall-clock time of the device time: the overnight counting rule reads it.
     local_time: Mapped[time] = mapped_column(Time)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    device_id: Mapped[str] = mapped_column(String(100), index=True)
+    device_id: Mapped[str] = mapped_column(String(100))
     mock_location: Mapped[bool | None] = mapped_column(Boolean)
     note: Mapped[str | None] = mapped_column(String(500))
     verdict: Mapped[str] = mapped_column(String(10), index=True)

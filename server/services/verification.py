@@ -7,7 +7,7 @@ front of a reviewer, who decides. So every flag carries the numbers a reviewer n
 from datetime import timedelta, timezone
 
 from geopy.distance import geodesic
-from sqlalchemy import case, func, literal, union_all
+from sqlalchemy import literal, union_all
 
 from server.extensions import db
 from server.models import Checkin, Device, Photo
@@ -257,17 +257,21 @@ def _time_neighbours(checkin):
 def device(checkin, policy):
     mine = Checkin.cadre_id == checkin.cadre_id
     this_device = Checkin.device_id == checkin.device_id
-    # One pass over the cadre's check-ins and the device's: a phone only its owner
-    # uses, the usual case, costs one query; the names of the others, a second.
+    others = Checkin.cadre_id != checkin.cadre_id
+    earlier = Checkin.id != checkin.id
+    # Four yes-or-no questions in one query, each stopping at its first row (an index
+    # probe, ix_checkin_cadre_id_captured_at / ix_checkin_device_id_cadre_id) rather
+    # than counting every check-in of the cadre. A phone only its owner uses, the usual
+    # case, costs this query alone; the names of the others, a second.
     earlier, used_before, others_checkins, others_registered = db.session.execute(
         db.select(
-            func.count(case((mine, 1))),
-            func.count(case((mine & this_device, 1))),
-            func.count(case((~mine, 1))),
+            db.exists().where(mine, earlier),
+            db.exists().where(this_device, mine, earlier),
+            db.exists().where(this_device, others),
             db.exists().where(
                 Device.device_id == checkin.device_id, Device.user_id != checkin.cadre_id
             ),
-        ).where(Checkin.id != checkin.id, mine | this_device)
+        )
     ).one()
     if others_checkins or others_registered:
         return [
@@ -279,7 +283,7 @@ def device(checkin, policy):
                 other_cadre_ids=_other_users_of(checkin),
             )
         ]
-    if earlier == 0:
+    if not earlier:
         return []  # everyone's first check-in comes from some device
     if used_before:
         return []
