@@ -12,9 +12,13 @@ import multiprocessing
 import os
 
 bind = os.environ.get("BIND", "0.0.0.0:8000")
-# Photo check-ins are CPU-bound (the JPEG decode): one worker per core, plus one to
-# cover the moments a worker waits on the database or the disk.
-workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() + 1))
+# Photo check-ins are CPU-bound (the JPEG decode, about 40 ms of CPU each): one worker
+# per core. The morning-peak load test (BENCHMARKS.md) ran 40 check-ins a second on 2
+# cores with p99 0.6-0.8 s with 2 workers, 0.9-1.1 s with 3: a third worker waits on the
+# database for a few milliseconds of each check-in, but also makes the busy cores switch
+# between three requests (2-3 ms more CPU each). A server whose requests wait longer on
+# the network (a distant database, S3) may gain from more: WEB_CONCURRENCY sets it.
+workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
 worker_class = "sync"
 # A phone on a weak village signal may take a while to send three 20 MB photos; the
 # request is only parsed once fully received, so this bounds a slow upload, not the work.

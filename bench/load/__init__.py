@@ -9,7 +9,7 @@ to gunicorn in production configuration, on a database filled by `bench.generate
         --rates 10,20,30,40 --seconds 60 [--phones 2000] [--json figures.json]
 
 The runner migrates the database to head (as `make serve` does), starts gunicorn with
-gunicorn.conf.py (default workers: cores + 1; `--workers`), a fresh SECRET_KEY and a
+gunicorn.conf.py (default workers: one per core; `--workers`), a fresh SECRET_KEY and a
 temporary UPLOAD_DIR, waits for /readyz, then:
 
 1. logs in `--phones` resident cadres with an active posting today (password

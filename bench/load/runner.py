@@ -45,7 +45,7 @@ def parse(argv=None):
     parser.add_argument("--rates", default="10,20,40", help="check-ins per second, in turn")
     parser.add_argument("--seconds", type=float, default=60, help="per rate")
     parser.add_argument("--phones", type=int, default=1000, help="phones logged in and used")
-    parser.add_argument("--workers", type=int, help="default: gunicorn.conf.py's (cores + 1)")
+    parser.add_argument("--workers", type=int, help="default: gunicorn.conf.py's (one per core)")
     parser.add_argument("--arrivals", choices=("poisson", "even"), default="poisson")
     parser.add_argument("--warmup", type=int, default=30, help="unmeasured check-ins, 3/s")
     parser.add_argument("--pause", type=float, default=10, help="seconds between rates")
