@@ -1,7 +1,7 @@
 """Server CPU per photo check-in, end to end: HTTP parsing, photo ingest, verification
 (including the near-duplicate lookup), the database write and the file move.
 
-    .venv/bin/python -m bench.checkin [--n 40] [--database-url URL] [--parts]
+    .venv/bin/python -m bench.checkin [--n 40] [--database-url URL] [--parts] [--profile F]
 
 Runs the app in-process with Flask's test client against a fresh database (a temporary
 SQLite file, or an empty PostgreSQL database you name), posting the real 13-megapixel
@@ -13,6 +13,7 @@ nested parts are included in their callers' figures).
 """
 
 import argparse
+import cProfile
 import functools
 import importlib
 import statistics
@@ -139,6 +140,7 @@ def main():
     parser.add_argument("--n", type=int, default=40)
     parser.add_argument("--database-url")
     parser.add_argument("--parts", action="store_true", help="also time the parts in PARTS")
+    parser.add_argument("--profile", help="write cProfile stats of the timed check-ins here")
     args = parser.parse_args()
 
     from flask_migrate import upgrade
@@ -164,6 +166,7 @@ def main():
     cpu, wall, verdicts, spent, parts = [], [], {}, {}, {}
     if args.parts:
         time_parts(spent)
+    profiler = cProfile.Profile(time.process_time) if args.profile else None  # CPU, not wall
     for i in range(args.n + 3):
         at = (datetime.now(UTC) - timedelta(minutes=args.n - i)).astimezone(beijing)
         form = {
@@ -178,6 +181,8 @@ def main():
         # Encoded here, outside the timing: on the real path the phone does this.
         body, content_type = multipart(form, distinct(jpeg, i))
         spent.clear()
+        if profiler and i == 3:
+            profiler.enable()
         c0, w0 = time.process_time(), time.perf_counter()
         response = client.post(
             "/api/v1/checkins", data=body, headers=headers, content_type=content_type
@@ -190,6 +195,9 @@ def main():
             verdicts[response.json["verdict"]] = verdicts.get(response.json["verdict"], 0) + 1
             for name, seconds in spent.items():
                 parts.setdefault(name, []).append(seconds * 1000)
+    if profiler:
+        profiler.disable()
+        profiler.dump_stats(args.profile)
     cpu.sort()
     print(f"database: {url.split('@')[-1]}")
     print(f"photo: {PHOTO.name}, {len(jpeg) / 1e6:.1f} MB; check-ins timed: {len(cpu)}")

@@ -90,7 +90,8 @@ class Served:
         position = float(form["latitude"]), float(form["longitude"])
         self.photo = load_photos([PHOTO])[0].stamped(at, *position)  # taken here, now
         self.sha = hashlib.sha256(self.photo).hexdigest()
-        body, content_type = multipart(form, [("photos", "IMG_0001.jpg", self.photo)])
+        pieces, content_type = multipart(form, [("photos", "IMG_0001.jpg", self.photo)])
+        body = b"".join(pieces)
         self.headers = {
             "Authorization": f"Bearer {tokens['access_token']}",
             "Content-Type": content_type,

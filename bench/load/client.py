@@ -34,17 +34,21 @@ class Server:
     timeout: float = 60.0
 
     async def send(self, method, path, body=b"", headers=None):
-        """(status, headers, body) of one request; raises OSError or TimeoutError."""
+        """(status, headers, body) of one request; raises OSError or TimeoutError. The
+        body may be a list of byte strings (a multipart body in pieces): the request is
+        then joined once, the head included, as a phone's HTTP library streams it."""
+        pieces = body if isinstance(body, list) else [body]
         head = [
             f"{method} {path} HTTP/1.1",
             f"Host: {self.host}:{self.port}",
             "Connection: close",
-            f"Content-Length: {len(body)}",
+            f"Content-Length: {sum(len(piece) for piece in pieces)}",
         ] + [f"{k}: {v}" for k, v in (headers or {}).items()]
+        request = b"".join([("\r\n".join(head) + "\r\n\r\n").encode(), *pieces])
         async with asyncio.timeout(self.timeout):
             reader, writer = await asyncio.open_connection(self.host, self.port)
             try:
-                writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
+                writer.write(request)
                 await writer.drain()
                 answer = await reader.read()  # to EOF: the server closes after answering
             finally:
@@ -70,7 +74,8 @@ class Server:
 
 
 def multipart(fields, files):
-    """(body, content type): form fields, then files as (field name, file name, bytes)."""
+    """(body, content type): form fields, then files as (field name, file name, bytes).
+    The body is a list of pieces, which `Server.send` joins with the head."""
     boundary = f"load-{uuid.uuid4().hex}"
     parts = []
     for name, value in fields.items():
@@ -84,7 +89,7 @@ def multipart(fields, files):
         parts.append(data)
         parts.append(b"\r\n")
     parts.append(f"--{boundary}--\r\n".encode())
-    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+    return parts, f"multipart/form-data; boundary={boundary}"
 
 
 def json_body(data):
