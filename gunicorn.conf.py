@@ -57,6 +57,13 @@ def when_ready(server):
     held = _refresh_photo_index(server)
     if held is not None:
         server.log.info("photo index loaded: %d hashes", held)
+    if server.cfg.workers > 1 and not os.environ.get("REDIS_URL"):
+        # Each worker would keep its own counters: a phone gets its budget once per
+        # worker, and the in-memory store's expiry scans every key it holds.
+        server.log.warning(
+            "rate limits are counted by each of the %d workers alone: set REDIS_URL",
+            server.cfg.workers,
+        )
 
 
 def pre_fork(server, worker):

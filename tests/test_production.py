@@ -58,6 +58,7 @@ def test_gunicorn_serves_the_app_after_the_migrations(own_database, tmp_path):
     port = free_port()
     url = own_database.config["SQLALCHEMY_DATABASE_URI"]
     env = production_env(tmp_path, url, BIND=f"127.0.0.1:{port}")
+    env.pop("REDIS_URL", None)
     upgrade = subprocess.run(
         [BIN / "flask", "--app", "wsgi", "db", "upgrade"],
         cwd=BASE_DIR,
@@ -93,6 +94,8 @@ def test_gunicorn_serves_the_app_after_the_migrations(own_database, tmp_path):
     assert "Booting worker" in err and err.count("Booting worker") == 2
     # The photo index is loaded once, in the master, before the workers start.
     assert err.index("photo index loaded: 0 hashes") < err.index("Booting worker")
+    # Two workers without Redis would each count rate limits alone: said at start.
+    assert "rate limits are counted by each of the 2 workers alone: set REDIS_URL" in err
     # Structured logs on stdout: one JSON object a line, each request with its id.
     lines = [json.loads(line) for line in out.splitlines() if line.strip()]
     requests = [line for line in lines if line.get("path") in ("/readyz", "/healthz")]
