@@ -47,6 +47,9 @@ def register_extensions(app):
         directory=str(BASE_DIR / "migrations"),
         render_as_batch=True,
         compare_type=True,
+        # Each revision commits on its own: one that must run outside a transaction
+        # (0010's concurrent index builds) then leaves the others' transactions whole.
+        transaction_per_migration=True,
         render_item=render_migration_item,
     )
     api.init_app(app)
