@@ -2,7 +2,7 @@
 
 import io
 
-from flask import Request, request, send_from_directory
+from flask import Request, current_app, request, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
 from schemas.common import json_strings
@@ -30,16 +30,23 @@ class NulCharacter(AppError):
 
 
 class UploadRequest(Request):
-    """Uploaded files are parsed into memory instead of werkzeug's temporary file for
-    parts over 500 KB. The body is bounded before parsing (MAX_CONTENT_LENGTH, checked
-    by its declared length in `limit_body_size`, and by werkzeug while reading), and
-    every view takes each upload as bytes anyway, so the peak is the same; what goes is
-    writing every photo to a file and reading it back (about a millisecond of kernel
-    page work for a 2 MB photo, BENCHMARKS.md)."""
+    """Photos and attachments are parsed into memory, instead of into werkzeug's temporary
+    file for every part over 500 KB, for the views that take each upload whole as bytes
+    anyway (their class sets `uploads_in_memory`): writing a 2 MB photo to a file and
+    reading it back cost 0.6 ms of CPU (BENCHMARKS.md). MAX_CONTENT_LENGTH bounds the
+    body before it is parsed. Elsewhere large parts still go to a temporary file: a
+    roster import reads only its first MAX_ROSTER_BYTES, and a multipart body sent to
+    any other endpoint is parsed too (the NUL check below) before any view can refuse
+    it, so no endpoint holds in memory a body its view would not read."""
 
     def _get_file_stream(self, total_content_length, content_type, filename=None,
                          content_length=None):  # fmt: skip
-        return io.BytesIO()
+        view = current_app.view_functions.get(self.endpoint)
+        if getattr(getattr(view, "view_class", None), "uploads_in_memory", False):
+            return io.BytesIO()
+        return super()._get_file_stream(
+            total_content_length, content_type, filename, content_length
+        )
 
 
 def upload_bytes(file):

@@ -44,6 +44,8 @@ class AssignmentById(MethodView):
 
 @blp.route("/<int(max=2147483647):assignment_id>/arrival")
 class AssignmentArrival(MethodView):
+    uploads_in_memory = True  # server.http.UploadRequest
+
     @auth.required("inspector")
     @blp.arguments(ArrivalFieldsSchema, location="form")
     @blp.arguments(PhotoFilesSchema, location="files")

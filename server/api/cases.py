@@ -71,6 +71,8 @@ class CaseById(MethodView):
 
 @blp.route(f"{CASE}/answers")
 class CaseAnswers(MethodView):
+    uploads_in_memory = True  # server.http.UploadRequest
+
     @auth.required()
     @blp.arguments(AnswerFieldsSchema, location="form")
     @blp.arguments(AnswerFilesSchema, location="files")

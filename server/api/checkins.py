@@ -26,6 +26,8 @@ def read_photos(files):
 
 @blp.route("")
 class Checkins(MethodView):
+    uploads_in_memory = True  # server.http.UploadRequest
+
     @auth.required("cadre")
     @ratelimits.uploads
     @blp.arguments(CheckinFieldsSchema, location="form")
@@ -53,6 +55,8 @@ class Checkins(MethodView):
 
 @blp.route("/batch")
 class CheckinBatch(MethodView):
+    uploads_in_memory = True  # server.http.UploadRequest
+
     @auth.required("cadre")
     @ratelimits.uploads
     @blp.arguments(BatchFormSchema, location="form")

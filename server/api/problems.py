@@ -101,6 +101,8 @@ class Start(MethodView):
 
 @blp.route(f"{PROBLEM}/submit")
 class Submit(MethodView):
+    uploads_in_memory = True  # server.http.UploadRequest
+
     @auth.required()
     @blp.arguments(StepNoteSchema, location="form")
     @blp.arguments(RectificationPhotosSchema, location="files")
