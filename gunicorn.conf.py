@@ -8,17 +8,19 @@ run side by side.
 
 import gc
 import logging
-import multiprocessing
 import os
 
 bind = os.environ.get("BIND", "0.0.0.0:8000")
 # Photo check-ins are CPU-bound (the JPEG decode, about 40 ms of CPU each): one worker
-# per core. The morning-peak load test (BENCHMARKS.md) ran 40 check-ins a second on 2
-# cores with p99 0.6-0.8 s with 2 workers, 0.9-1.1 s with 3: a third worker waits on the
-# database for a few milliseconds of each check-in, but also makes the busy cores switch
-# between three requests (2-3 ms more CPU each). A server whose requests wait longer on
-# the network (a distant database, S3) may gain from more: WEB_CONCURRENCY sets it.
-workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
+# per core this process may run on, and never fewer than two. The morning-peak load test
+# (BENCHMARKS.md) ran 40 check-ins a second on 2 cores with p99 0.6-0.8 s with 2
+# workers, 0.9-1.1 s with 3: a third worker fills a worker's waits on the database, but
+# makes the busy cores switch between three requests (2-3 ms more CPU each). A server
+# whose requests wait longer on the network (a distant database, S3) may gain from more:
+# WEB_CONCURRENCY sets it. Sync workers read the upload themselves, so a phone on a slow
+# village link holds one for as long as it sends: production sits behind a proxy that
+# buffers request bodies (nginx does by default; README: Production).
+workers = int(os.environ.get("WEB_CONCURRENCY", max(2, len(os.sched_getaffinity(0)))))
 worker_class = "sync"
 # A phone on a weak village signal may take a while to send three 20 MB photos; the
 # request is only parsed once fully received, so this bounds a slow upload, not the work.
@@ -57,7 +59,9 @@ def when_ready(server):
     held = _refresh_photo_index(server)
     if held is not None:
         server.log.info("photo index loaded: %d hashes", held)
-    if server.cfg.workers > 1 and not os.environ.get("REDIS_URL"):
+    config = server.app.wsgi().config
+    in_memory = config["RATELIMIT_STORAGE_URI"].startswith("memory")
+    if server.cfg.workers > 1 and config["RATE_LIMITS_ENABLED"] and in_memory:
         # Each worker would keep its own counters: a phone gets its budget once per
         # worker, and the in-memory store's expiry scans every key it holds.
         server.log.warning(

@@ -258,15 +258,17 @@ def device(checkin, policy):
     mine = Checkin.cadre_id == checkin.cadre_id
     this_device = Checkin.device_id == checkin.device_id
     others = Checkin.cadre_id != checkin.cadre_id
-    earlier = Checkin.id != checkin.id
-    # Four yes-or-no questions in one query, each stopping at its first row (an index
-    # probe, ix_checkin_cadre_id_captured_at / ix_checkin_device_id_cadre_id) rather
-    # than counting every check-in of the cadre. A phone only its owner uses, the usual
-    # case, costs this query alone; the names of the others, a second.
+    not_this = Checkin.id != checkin.id
+    # Four yes-or-no questions in one query, on ix_checkin_cadre_id_captured_at and
+    # ix_checkin_device_id_cadre_id, instead of counting every check-in of the cadre and
+    # the device: the first three stop at their first row; "anyone else on this device?"
+    # reads the device's index entries (not its rows) when the answer is no. A phone only
+    # its owner uses, the usual case, costs this query alone; the names of the others, a
+    # second.
     earlier, used_before, others_checkins, others_registered = db.session.execute(
         db.select(
-            db.exists().where(mine, earlier),
-            db.exists().where(this_device, mine, earlier),
+            db.exists().where(mine, not_this),
+            db.exists().where(this_device, mine, not_this),
             db.exists().where(this_device, others),
             db.exists().where(
                 Device.device_id == checkin.device_id, Device.user_id != checkin.cadre_id
