@@ -115,6 +115,35 @@ def test_openapi_spec_and_docs_are_served(client):
     bundle.close()
 
 
+UPLOADS = {  # operation: (a form field, the file field)
+    "/api/v1/checkins": ("captured_at", "photos"),
+    "/api/v1/checkins/batch": ("items", "photos"),
+    "/api/v1/assignments/{assignment_id}/arrival": ("captured_at", "photos"),
+    "/api/v1/problems/{problem_id}/submit": ("note", "photos"),
+    "/api/v1/cases/{case_id}/answers": ("kind", "attachments"),
+}
+
+
+@pytest.mark.parametrize("path", UPLOADS)
+def test_an_upload_documents_its_form_fields_and_files_as_one_multipart_body(client, path):
+    spec = client.get("/api/openapi.json").json
+    operation = spec["paths"][path]["post"]
+    body = operation["requestBody"]["content"]["multipart/form-data"]["schema"]
+    field, files = UPLOADS[path]
+    assert {field, files} <= set(body["properties"])
+    assert body["properties"][files]["items"]["format"] == "binary"
+    # No OpenAPI 2 leftovers: OpenAPI 3 has no `formData` parameters.
+    assert all(p["in"] != "formData" for p in operation.get("parameters", []))
+
+
+def test_no_operation_has_openapi_2_form_parameters(client):
+    spec = client.get("/api/openapi.json").json
+    for operations in spec["paths"].values():
+        for operation in operations.values():
+            if isinstance(operation, dict):
+                assert all(p.get("in") != "formData" for p in operation.get("parameters", []))
+
+
 def test_security_headers(client):
     response = client.get("/api/v1/regions")
     assert response.headers["X-Content-Type-Options"] == "nosniff"

@@ -1,5 +1,4 @@
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from schemas.accountability import (
     AccountabilityQuerySchema,
@@ -8,6 +7,7 @@ from schemas.accountability import (
     UnitRankingSchema,
 )
 from server import auth
+from server.api.blueprint import Blueprint
 from server.services import accountability
 
 blp = Blueprint(

@@ -1,9 +1,9 @@
 from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from schemas.assessment import AssessmentQuerySchema
 from server import auth
+from server.api.blueprint import Blueprint
 from server.services import assessment
 
 blp = Blueprint(

@@ -1,10 +1,10 @@
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from schemas.checkins import CheckinSchema, PhotoFilesSchema
 from schemas.draws import AssignmentSchema
 from schemas.findings import ArrivalFieldsSchema, FindingCreateSchema, FindingSchema
 from server import auth
+from server.api.blueprint import Blueprint
 from server.api.checkins import read_photos
 from server.api.pagination import PAGE_ARGS, SelectPage
 from server.services import assignments, findings

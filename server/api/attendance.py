@@ -1,6 +1,6 @@
 from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint, Page
+from flask_smorest import Page
 
 from schemas.attendance import (
     ClosureCreateSchema,
@@ -16,6 +16,7 @@ from schemas.attendance import (
     SummarySchema,
 )
 from server import auth
+from server.api.blueprint import Blueprint
 from server.api.pagination import PAGE_ARGS, SelectPage
 from server.services import exports, ledger, month_close
 

@@ -1,10 +1,10 @@
 from flask import current_app, g
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from schemas.auth import LoginSchema, MeSchema, RefreshSchema, TokenSchema
 from schemas.draws import ChallengeSchema
 from server import auth, ratelimits
+from server.api.blueprint import Blueprint
 from server.api.pagination import PAGE_ARGS, SelectPage
 from server.services import rollcalls, sessions, users
 

@@ -1,8 +1,8 @@
 from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from server import auth
+from server.api.blueprint import Blueprint
 from server.services import bundles
 
 blp = Blueprint(

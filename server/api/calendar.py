@@ -1,5 +1,4 @@
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from schemas.calendar import (
     CalendarEntryInSchema,
@@ -10,6 +9,7 @@ from schemas.calendar import (
     MonthSchema,
 )
 from server import auth
+from server.api.blueprint import Blueprint
 from server.services import calendar
 
 blp = Blueprint(

@@ -1,6 +1,5 @@
 from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from schemas.cases import (
     AnswerFieldsSchema,
@@ -14,6 +13,7 @@ from schemas.cases import (
     DecisionSchema,
 )
 from server import auth
+from server.api.blueprint import Blueprint
 from server.api.pagination import PAGE_ARGS, SelectPage
 from server.http import upload_bytes
 from server.services import case_answers, case_decisions, cases

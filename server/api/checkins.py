@@ -1,5 +1,4 @@
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from schemas.checkins import (
     BatchFilesSchema,
@@ -11,6 +10,7 @@ from schemas.checkins import (
     PhotoFilesSchema,
 )
 from server import auth, ratelimits
+from server.api.blueprint import Blueprint
 from server.api.pagination import PAGE_ARGS, SelectPage
 from server.http import upload_bytes
 from server.services import checkins

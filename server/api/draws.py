@@ -1,5 +1,4 @@
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from schemas.draws import (
     DrawCreateSchema,
@@ -9,6 +8,7 @@ from schemas.draws import (
     ProofSchema,
 )
 from server import auth
+from server.api.blueprint import Blueprint
 from server.api.pagination import PAGE_ARGS, SelectPage
 from server.services import draws
 

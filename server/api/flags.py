@@ -1,8 +1,8 @@
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from schemas.flags import FlagCaseSchema, FlagQuerySchema
 from server import auth
+from server.api.blueprint import Blueprint
 from server.api.pagination import PAGE_ARGS, SelectPage
 from server.services import flags
 

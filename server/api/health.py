@@ -1,6 +1,6 @@
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
+from server.api.blueprint import Blueprint
 from server.errors import AppError
 from server.services import health
 

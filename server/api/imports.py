@@ -1,8 +1,8 @@
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from schemas.imports import RosterImportSchema, RosterReportSchema, RosterUploadSchema
 from server import auth
+from server.api.blueprint import Blueprint
 from server.services import imports
 
 blp = Blueprint(

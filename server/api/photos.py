@@ -1,9 +1,9 @@
 from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from schemas.checkins import PhotoQuerySchema
 from server import auth
+from server.api.blueprint import Blueprint
 from server.services import evidence
 
 blp = Blueprint("photos", __name__, url_prefix="/api/v1/photos", description="Evidence photos")

@@ -1,5 +1,4 @@
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from schemas.policies import (
     InForceQuerySchema,
@@ -9,6 +8,7 @@ from schemas.policies import (
     PolicySchema,
 )
 from server import auth
+from server.api.blueprint import Blueprint
 from server.api.pagination import PAGE_ARGS, SelectPage
 from server.services import policies
 

@@ -1,6 +1,5 @@
 from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from schemas.problems import (
     ProblemCreateSchema,
@@ -13,6 +12,7 @@ from schemas.problems import (
     StepNoteSchema,
 )
 from server import auth
+from server.api.blueprint import Blueprint
 from server.api.checkins import read_photos
 from server.api.pagination import PAGE_ARGS, SelectPage
 from server.services import problem_exports, problem_queries, problems

@@ -1,5 +1,4 @@
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from schemas.recommendations import (
     RecommendationQuerySchema,
@@ -7,6 +6,7 @@ from schemas.recommendations import (
     SetAsideSchema,
 )
 from server import auth
+from server.api.blueprint import Blueprint
 from server.api.pagination import PAGE_ARGS, SelectPage
 from server.services import recommendations
 
