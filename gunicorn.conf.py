@@ -13,9 +13,10 @@ import os
 bind = os.environ.get("BIND", "0.0.0.0:8000")
 # Photo check-ins are CPU-bound (the JPEG decode, about 40 ms of CPU each): one worker
 # per core this process may run on, and never fewer than two. The morning-peak load test
-# (BENCHMARKS.md) ran 40 check-ins a second on 2 cores with p99 0.6-0.8 s with 2
-# workers, 0.9-1.1 s with 3: a third worker fills a worker's waits on the database, but
-# makes the busy cores switch between three requests (2-3 ms more CPU each). A server
+# (BENCHMARKS.md), 40 check-ins a second on 2 cores, alternated runs: p99 0.60 and 0.76 s
+# with 2 workers, 1.13 and 0.88 s with 3. A third worker fills a worker's waits on the
+# database, but makes the busy cores switch between three requests (2-3 ms more CPU
+# each). A server
 # whose requests wait longer on the network (a distant database, S3) may gain from more:
 # WEB_CONCURRENCY sets it. Sync workers read the upload themselves, so a phone on a slow
 # village link holds one for as long as it sends: production sits behind a proxy that
