@@ -16,11 +16,10 @@ bind = os.environ.get("BIND", "0.0.0.0:8000")
 # (BENCHMARKS.md), 40 check-ins a second on 2 cores, alternated runs: p99 0.60 and 0.76 s
 # with 2 workers, 1.13 and 0.88 s with 3. A third worker fills a worker's waits on the
 # database, but makes the busy cores switch between three requests (2-3 ms more CPU
-# each). A server
-# whose requests wait longer on the network (a distant database, S3) may gain from more:
-# WEB_CONCURRENCY sets it. Sync workers read the upload themselves, so a phone on a slow
-# village link holds one for as long as it sends: production sits behind a proxy that
-# buffers request bodies (nginx does by default; README: Production).
+# each). A server whose requests wait longer on the network (a distant database, S3)
+# may gain from more: WEB_CONCURRENCY sets it. Sync workers read the upload themselves,
+# so a phone on a slow village link holds one for as long as it sends: production sits
+# behind a proxy that buffers request bodies (nginx does by default; README: Production).
 workers = int(os.environ.get("WEB_CONCURRENCY", max(2, len(os.sched_getaffinity(0)))))
 worker_class = "sync"
 # A phone on a weak village signal may take a while to send three 20 MB photos; the

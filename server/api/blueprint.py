@@ -34,11 +34,8 @@ class Blueprint(SmorestBlueprint):
                     "schema": _one_object([p["schema"] for p in parts], api),
                     "content_type": "multipart/form-data",
                 }
-                operation["parameters"] = [
-                    merged if p is parts[0] else p
-                    for p in operation["parameters"]
-                    if p is parts[0] or p not in parts
-                ]
+                rest = [p for p in operation["parameters"] if all(p is not q for q in parts)]
+                operation["parameters"] = [merged, *rest]
         return super()._prepare_arguments_doc(doc, doc_info, api=api, spec=spec, **kwargs)
 
 

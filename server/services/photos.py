@@ -116,7 +116,8 @@ class PhotoFacts:
 def inspect(data: bytes, *, max_bytes: int, max_pixels: int) -> PhotoFacts:
     """Check an upload and describe it; raises a PhotoError subclass on rejection."""
     # pHash reads grey only: a JPEG then decodes its Y channel alone (libjpeg skips the
-    # colour planes' IDCT, upsampling and conversion), the same grey as RGB-then-L.
+    # colour planes' IDCT, upsampling and conversion), the same grey as RGB-then-L. The
+    # scale stays the thumbnail's, at which every stored hash was made.
     fmt, size, image, facts = _decode(data, max_bytes, max_pixels, THUMB_SIDE, "L")
     phash = imagehash.phash(image)
     value = int(str(phash), 16)
