@@ -45,15 +45,16 @@ def event_hash(event):
     return hashlib.sha256(canonical_json(hashed_fields(event)).encode()).hexdigest()
 
 
-def _lock_chain():
-    """Serialize appends so two transactions never read the same predecessor."""
+def lock_chain():
+    """Serialize appends so two transactions never read the same predecessor. Held to
+    the end of the transaction; retention takes it to read the holds (retention.py)."""
     if db.session.get_bind().dialect.name == "postgresql":
         db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK})
 
 
 def record(action, obj=None, *, actor=None, object_type=None, object_id=None, summary=None):
     """Add an audit event to the current transaction; the caller commits."""
-    _lock_chain()
+    lock_chain()
     last = db.session.execute(
         db.select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
     ).first()

@@ -87,7 +87,8 @@ def purge(*, now=None, before=None, dry_run=False, batch_size=BATCH) -> PurgeRep
         select(func.count()).select_from(_old_checkins(report.cutoff, received_before).subquery())
     )
     old_checkins = partial(_old_checkins, report.cutoff, received_before, unheld=True)
-    for ids in _batches(old_checkins, lambda: retention_holds.held().checkins, batch_size):
+    pages = partial(_batches, size=batch_size, lock=not dry_run)
+    for ids in pages(old_checkins, lambda: retention_holds.held().checkins):
         photos = db.session.execute(
             select(Photo.id, Photo.sha256).where(
                 Photo.checkin_id.in_(ids), Photo.purged_at.is_(None)
@@ -95,7 +96,7 @@ def purge(*, now=None, before=None, dry_run=False, batch_size=BATCH) -> PurgeRep
         ).all()
         _batch(report, now, ids, photos)
     old_photos = partial(_old_rectification_photos, received_before)
-    for ids in _batches(old_photos, lambda: retention_holds.held().photos, batch_size):
+    for ids in pages(old_photos, lambda: retention_holds.held().photos):
         photos = db.session.execute(select(Photo.id, Photo.sha256).where(Photo.id.in_(ids))).all()
         _batch(report, now, [], photos)
     report.held = old - len(report.checkins)
@@ -155,21 +156,34 @@ def _old_rectification_photos(received_before, after):
     )
 
 
-def _batches(query, holds, size):
+def _batches(query, holds, size, lock):
     """Lists of ids not held, `size` rows read at a time, in id order (each page starts
     after the last id read, so purged rows and held ones are never read twice). The
     holds are read again for every page: a case opened while a long run goes on
-    holds its evidence from the next batch on."""
+    holds its evidence from the next batch on.
+
+    With `lock`, each page is read, and its batch purged and committed, under the audit
+    chain's lock. Every write that can add a hold (a case, a recommendation, a flag, a
+    draft finding) appends an audit event in its own transaction, so it takes that lock
+    before it commits: a hold committed before the batch commits is one the batch has
+    read. Without the lock, a case that committed while a batch was between reading
+    the holds and its own commit would see its evidence purged. (SQLite needs no lock:
+    every transaction there begins IMMEDIATE, so writers already take turns.)"""
     after = 0
     while True:
+        if lock:
+            audit.lock_chain()
         ids = db.session.scalars(query(after).limit(size)).all()
         if not ids:
+            db.session.commit()  # nothing to purge: let the writers waiting on the lock go
             return
         after = ids[-1]
         held = holds()
         free = [i for i in ids if i not in held]
         if free:
-            yield free
+            yield free  # the caller purges them and commits, which releases the lock
+        else:
+            db.session.commit()
         if len(ids) < size:
             return
 

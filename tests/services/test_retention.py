@@ -4,15 +4,19 @@ audited, and a run can be previewed, repeated, and survives a crash between the 
 and the deletion of the files."""
 
 import hashlib
+import threading
 from datetime import UTC, date, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 
 from server import storage
 from server.errors import Invalid
 from server.extensions import db
+from server.models import Checkin
 from server.services import audit, retention
 from server.storage.base import in_use
+from tests.factories import Factory
 from tests.services.retention_kit import (
     CUTOFF,
     NOW,
@@ -228,6 +232,45 @@ def test_a_case_holds_what_it_cites_in_any_status(store, world, make, kind):
     assert report.checkins == [other.id]
     assert purged(old, photo, other) == [False, False, True]
     assert store.exists(photo.sha256)
+
+
+def test_a_case_committed_while_a_batch_starts_holds_its_evidence(own_database):
+    """A batch reads the holds under the audit chain's lock, which the case's transaction
+    holds from its audit event to its commit: the purge waits for the case and keeps
+    what it cites, rather than purging on holds read before the case committed."""
+    app = own_database
+    with app.app_context():
+        make = Factory()
+        world = make.world()
+        old = checkin_of(make, world.posting_a)
+        db.session.commit()
+        ids = SimpleNamespace(
+            old=old.id,
+            posting_a=SimpleNamespace(id=world.posting_a.id),
+            cadre_a=SimpleNamespace(id=world.cadre_a.id),
+            reviewer_a=SimpleNamespace(id=world.reviewer_a.id),
+        )
+    reports = []
+
+    def purge():
+        with app.app_context():
+            reports.append(retention.purge(now=NOW))
+
+    with app.app_context():
+        case = case_citing(ids, {"type": "checkin", "id": ids.old})
+        audit.record("case.create", case)
+        db.session.flush()
+        batch = threading.Thread(target=purge)
+        batch.start()
+        batch.join(timeout=1.5)
+        waited = batch.is_alive()
+        db.session.commit()
+    batch.join(timeout=30)
+
+    assert waited, "the purge went ahead while a case citing its evidence was in flight"
+    assert reports and reports[0].checkins == [] and reports[0].held == 1
+    with app.app_context():
+        assert db.session.get(Checkin, ids.old).purged_at is None
 
 
 def test_a_cited_finding_holds_its_arrival_and_the_check_ins_it_contradicted(store, world, make):
