@@ -3,11 +3,13 @@ each arrival rate in turn, with latency, errors and CPU per rate (see __init__.p
 
 import argparse
 import asyncio
+import csv
 import itertools
 import json
 import os
 import platform
 import random
+import shutil
 import tempfile
 import time
 from collections import Counter
@@ -54,6 +56,9 @@ def parse(argv=None):
     parser.add_argument("--photos", default=",".join(photos.PHONE_JPEGS))
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", help="also write every figure to this file")
+    parser.add_argument(
+        "--keep", help="folder for every request's timing (CSV per rate) and gunicorn's logs"
+    )
     args = parser.parse_args(argv)
     args.rates = [float(r) for r in args.rates.split(",")]
     return args
@@ -79,6 +84,8 @@ def main(argv=None):
             report |= asyncio.run(_drive(args, server, db, chosen, pool))
         finally:
             server.stop()
+            if args.keep:
+                _keep_logs(server, args.keep)
     engine.dispose()
     _print_results(report)
     if args.json:
@@ -120,8 +127,11 @@ async def _drive(args, server, db, chosen, pool):
             rate, args.seconds, send, poisson=args.arrivals == "poisson", seed=args.seed + n
         )
         usage = Sample(server.pid, db).since(before)
-        row = {"rate": rate} | _summary(outcomes, usage, server.boots() - boots, server.durations())
+        durations = server.durations()
+        row = {"rate": rate} | _summary(outcomes, usage, server.boots() - boots, durations)
         results["rates"].append(row)
+        if args.keep:
+            _keep_requests(Path(args.keep) / f"requests-{rate:g}-{n}.csv", outcomes, durations)
         print(_line(row), flush=True)
     results["gunicorn_errors"] = server.problems()
     return results
@@ -171,6 +181,29 @@ def _flag_codes(outcomes):
                 yield from (f["code"] for f in json.loads(outcome.body).get("flags", []))
             except (ValueError, AttributeError):
                 continue
+
+
+def _keep_requests(path, outcomes, durations):
+    """One line a request, in order of scheduled start: when (seconds into the window),
+    latency, start lag and time inside the app (ms), status: to see where a tail comes
+    from (a burst of arrivals, a recycled worker, a stall)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    first = min((o.scheduled for o in outcomes), default=0.0)
+    with open(path, "w", newline="") as out:
+        rows = csv.writer(out)
+        rows.writerow(["start_s", "latency_ms", "lag_ms", "app_ms", "status", "request_id"])
+        for o in outcomes:
+            rows.writerow([f"{o.scheduled - first:.3f}", f"{1000 * o.latency:.1f}",
+                           f"{1000 * o.lag:.1f}", durations.get(o.request_id, ""),
+                           o.status or o.error, o.request_id or ""])  # fmt: skip
+
+
+def _keep_logs(server, folder):
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for log in (server.stdout, server.stderr):
+        if log.exists():
+            shutil.copy(log, folder / log.name)
 
 
 def _setup(args, db, chosen, pool, minutes):
