@@ -16,8 +16,13 @@ H = -0x3A5C_96E1_0F24_B7D9  # a signed 64-bit pHash, as stored in Photo.phash_in
 _counter = itertools.count(1)
 
 
-@pytest.fixture(autouse=True)
-def _fresh_index():
+@pytest.fixture(autouse=True, params=["scanned", "indexed"])
+def _fresh_index(request, monkeypatch):
+    """Every test twice: with the rows that arrive after the first query scanned (the
+    multi-index only merges them in batches of thousands), and merged into the index
+    at every refresh, so that each case is also answered by the index's lookup."""
+    if request.param == "indexed":
+        monkeypatch.setattr(photo_index, "_INDEX_BATCH", 1)
     photo_index.reset()
     yield
     photo_index.reset()
