@@ -198,6 +198,8 @@ def check_storage(repair, stale_minutes):
         ("removed temporary file", report.removed_temps),
         ("file of a purged photo (retention unfinished)", report.purged),
         ("deleted file of a purged photo", report.removed_purged),
+        ("derived image of bytes no row keeps", report.stray_derived),
+        ("deleted derived image", report.removed_derived),
     ):
         for item in items:
             click.echo(f"{label}: {item}")

@@ -41,11 +41,21 @@ class CheckReport:
     # deletion (services/retention.py). Repair finishes the deletion.
     purged: list[str] = field(default_factory=list)
     removed_purged: list[str] = field(default_factory=list)
+    # Display images and thumbnails of bytes no row keeps: a purge (or a removal) that
+    # stopped after setting the original aside, before it deleted them. They show the
+    # picture retention removed. Repair deletes them (they are made again on demand).
+    stray_derived: list[str] = field(default_factory=list)
+    removed_derived: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not (
-            self.orphans or self.missing or self.tampered or self.stale_temps or self.purged
+            self.orphans
+            or self.missing
+            or self.tampered
+            or self.stale_temps
+            or self.purged
+            or self.stray_derived
         )
 
 
@@ -94,6 +104,10 @@ class EvidenceStore:
         raise NotImplementedError
 
     def _originals(self) -> Iterable[Stored]:
+        raise NotImplementedError
+
+    def _derived(self) -> Iterable[tuple[str, str | None]]:
+        """(name, sha it is of) of every file under derived/."""
         raise NotImplementedError
 
     def _temps(self) -> Iterable[Temp]:
@@ -198,7 +212,18 @@ class EvidenceStore:
                 if self.remove(sha, needed=lambda sha=sha: in_use(session, sha)):
                     report.purged.remove(sha)
                     report.removed_purged.append(sha)
+        self._check_derived(report, known, repair)
         return report
+
+    def _check_derived(self, report, known, repair) -> None:
+        for name, sha in sorted(self._derived()):
+            if sha in known:
+                continue
+            if repair:
+                self._delete(name)
+                report.removed_derived.append(name)
+            else:
+                report.stray_derived.append(name)
 
     def _check_temps(self, report, known, stale_minutes, repair) -> None:
         limit = time.time() - stale_minutes * 60
@@ -237,6 +262,12 @@ def in_use(session, sha: str) -> bool:
     photo = select(Photo.id).where(Photo.sha256 == sha, Photo.purged_at.is_(None))
     attachment = select(CaseAttachment.id).where(CaseAttachment.sha256 == sha)
     return bool(session.scalar(select(or_(photo.exists(), attachment.exists()))))
+
+
+def _derived_sha(filename: str) -> str | None:
+    """The sha a derived file (<sha>.jpg, derived_name) is of; None for anything else."""
+    sha = filename.removesuffix(".jpg")
+    return sha if filename.endswith(".jpg") and _is_sha(sha) else None
 
 
 def _is_sha(value) -> bool:

@@ -13,7 +13,15 @@ import secrets
 import tempfile
 from pathlib import Path
 
-from server.storage.base import EvidenceStore, Stored, Temp, _is_sha, derived_name, original_name
+from server.storage.base import (
+    EvidenceStore,
+    Stored,
+    Temp,
+    _derived_sha,
+    _is_sha,
+    derived_name,
+    original_name,
+)
 
 
 class LocalStore(EvidenceStore):
@@ -63,6 +71,11 @@ class LocalStore(EvidenceStore):
             name = path.name
             in_place = _is_sha(name) and path == self.original_path(name)
             yield Stored(str(path.relative_to(self.root)), path, name if in_place else None)
+
+    def _derived(self):
+        for path in (self.root / "derived").glob("*/*/*"):
+            name = str(path.relative_to(self.root))
+            yield name, _derived_sha(path.name)
 
     def _temps(self):
         for path in (self.root / "tmp").glob("*"):

@@ -24,7 +24,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from server.storage.base import EvidenceStore, Stored, Temp, _is_sha, original_name
+from server.storage.base import EvidenceStore, Stored, Temp, _derived_sha, _is_sha, original_name
 
 log = logging.getLogger("server.storage")
 
@@ -122,6 +122,11 @@ class S3Store(EvidenceStore):
             sha = name.rsplit("/", 1)[-1]
             in_place = _is_sha(sha) and name == original_name(sha)
             yield Stored(name, item["Key"], sha if in_place else None)
+
+    def _derived(self):
+        for item in self._list("derived/"):
+            name = item["Key"][len(self.prefix) :]
+            yield name, _derived_sha(name.rsplit("/", 1)[-1])
 
     def _temps(self):
         for item in self._list("tmp/"):

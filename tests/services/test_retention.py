@@ -15,7 +15,7 @@ from server.errors import Invalid
 from server.extensions import db
 from server.models import Checkin
 from server.services import audit, retention
-from server.storage.base import in_use
+from server.storage.base import derived_name, in_use
 from tests.factories import Factory
 from tests.services.retention_kit import (
     CUTOFF,
@@ -473,3 +473,31 @@ def test_a_crash_before_the_files_go_leaves_what_storage_check_reports_and_repai
     repaired = any_store.check(db.session, repair=True)
     assert repaired.removed_purged == [photo.sha256] and repaired.ok
     assert not any_store.exists(photo.sha256) and any_store.check(db.session).ok
+
+
+def test_a_crash_while_removing_leaves_derived_images_that_storage_check_deletes(
+    any_store, world, make, monkeypatch
+):
+    photo = with_photo(any_store, checkin_of(make, world.posting_a), seed=17)
+    db.session.commit()
+    shown = [derived_name(photo.sha256, variant) for variant in ("display", "thumb")]
+    for variant in ("display", "thumb"):
+        any_store.derived(photo.sha256, variant)  # a reviewer looked at it once
+    real_delete, crashed = type(any_store)._delete, []
+
+    def crash_once(store, name):  # the power goes after the original was set aside
+        if not crashed:
+            crashed.append(name)
+            raise OSError("power cut")
+        real_delete(store, name)
+
+    monkeypatch.setattr(type(any_store), "_delete", crash_once)
+    with pytest.raises(OSError):
+        retention.purge(now=NOW)
+
+    report = any_store.check(db.session)
+    assert purged(photo) == [True] and not any_store.exists(photo.sha256)
+    assert report.stray_derived == shown and not report.ok
+    repaired = any_store.check(db.session, repair=True)
+    assert repaired.removed_derived == shown and repaired.ok
+    assert names(any_store, "derived") == []

@@ -286,6 +286,21 @@ def test_derived_images_are_made_once_and_cached(store, monkeypatch):
         store.derived(sha, "huge")
 
 
+def test_derived_images_of_bytes_no_row_keeps_are_reported_and_repaired(store, checkin):
+    kept = add_photo(store, checkin, jpeg(18), position=0)
+    db.session.commit()
+    store.derived(kept.sha256, "thumb")
+    gone = hashlib.sha256(jpeg(19)).hexdigest()  # its row purged, its original deleted
+    stray = f"derived/display/{gone[:2]}/{gone}.jpg"
+    put(store, stray, b"the picture retention removed")
+
+    report = store.check(db.session)
+    assert report.stray_derived == [stray] and not report.ok
+    repaired = store.check(db.session, repair=True)
+    assert repaired.removed_derived == [stray] and repaired.ok
+    assert names(store, "derived") == [f"derived/thumb/{kept.sha256[:2]}/{kept.sha256}.jpg"]
+
+
 @pytest.mark.parametrize("sha", ["0" * 64, "../../etc/passwd", "A" * 64, None])
 def test_read_of_unknown_or_malformed_names(store, sha):
     assert not store.exists(sha)
