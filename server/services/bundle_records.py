@@ -5,7 +5,6 @@ as the database row's columns. See docs/evidence-bundle.md."""
 
 import hashlib
 import json
-from datetime import UTC, date, datetime, time
 
 from sqlalchemy import select
 
@@ -29,16 +28,12 @@ from server.services.cases import concerns
 from server.services.closures import standing_closure
 from server.services.flags import _redact, hide_others
 from server.services.policies import ancestor_codes
+from server.services.seals import json_value
 
 EXTENSIONS = {"jpeg": "jpg", "heic": "heic", "png": "png", "webp": "webp"}
 
 
-def plain(value):
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat() if value.tzinfo else value.isoformat()
-    if isinstance(value, date | time):
-        return value.isoformat()
-    return value
+plain = json_value  # a record's columns as JSON, as the seals hash them
 
 
 def row(obj, exclude=()):

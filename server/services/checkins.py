@@ -26,7 +26,7 @@ from server.models.checkins import MAX_PHOTOS
 from server.models.postings import RESIDENT_ROLES
 from server.models.regions import subtree_prefix
 from server.models.types import utcnow
-from server.services import audit, evidence, leaves, rollcalls, verification
+from server.services import audit, evidence, leaves, rollcalls, seals, verification
 from server.services.audit import canonical_json
 from server.services.policies import checkin_policy
 
@@ -160,6 +160,7 @@ def _create(actor, fields, digest, uploads, target=None):
             "verdict": checkin.verdict,
             "flags": [f["code"] for f in flags],
             "photos": [p.sha256 for p in added],
+            "seal": seals.checkin_seal(checkin),
         },
     )
     _commit_keeping_loaded()

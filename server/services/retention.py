@@ -21,8 +21,8 @@ delete evidence early. `before` can only move the cut-off earlier.
 Each batch updates its rows and appends a `retention.purge` audit event (ids, hashes) in
 one transaction; the files go after the commit, and only those no remaining row needs.
 A crash in between leaves files of purged rows (or only their derived images), which
-`flask storage check` reports and `--repair` deletes. One `retention.run` event then records the run: the cut-off, the
-totals and the files deleted.
+`flask storage check` reports and `--repair` deletes. One `retention.run` event then
+records the run: the cut-off, the totals and the files deleted.
 """
 
 import hashlib

@@ -19,6 +19,26 @@ MANIFEST = "manifest.json"
 _SHA = re.compile(r"[0-9a-f]{64}")
 _CONTENT_DIRS = ("photos", "attachments")  # file names are their contents' SHA-256
 _CHUNK = 1 << 20
+# The columns of a check-in its audited submission sealed (server/services/seals.py).
+CHECKIN_SEALED = (
+    "client_id",
+    "content_hash",
+    "cadre_id",
+    "posting_id",
+    "village_id",
+    "household_id",
+    "kind",
+    "captured_at",
+    "captured_offset_min",
+    "local_date",
+    "local_time",
+    "received_at",
+    "device_id",
+    "mock_location",
+    "note",
+)
+CHECKIN_POSITION = ("latitude", "longitude", "accuracy_m", "altitude_m")
+_SEALS = {"columns": CHECKIN_SEALED, "position": CHECKIN_POSITION}
 # What reading a damaged member raises (a wrong CRC, a broken deflate stream).
 DAMAGED = (zipfile.BadZipFile, zlib.error, EOFError, OSError)
 
@@ -49,6 +69,17 @@ def event_hash(event):
         )
     }
     return hashlib.sha256(canonical_json(content).encode()).hexdigest()
+
+
+def checkin_seal(record):
+    """A check-in record's seal, as server/services/seals.py computes it: the record
+    holds each column as the server's JSON (instants in UTC ISO 8601)."""
+    return {key: _hash(record, keys) for key, keys in _SEALS.items()}
+
+
+def _hash(record, keys):
+    values = {key: record.get(key) for key in keys}
+    return hashlib.sha256(canonical_json(values).encode()).hexdigest()
 
 
 def _reject_duplicates(pairs):
@@ -273,6 +304,7 @@ class Check:
                 continue
             if document.get("type") == "checkin":
                 self._checkin_photos(path, document, by_object)
+                self._checkin_seal(path, document, by_object)
             elif document.get("type") == "ledger_month":
                 self._ledger_month(path, document, by_object)
 
@@ -295,6 +327,29 @@ class Check:
             self.out.append(f"{path}: photo {sha} is not in the audited submission")
         for sha in sorted(logged - listed):
             self.out.append(f"{path}: photo {sha} of the audited submission is not listed")
+
+    def _checkin_seal(self, path, document, by_object):
+        """The check-in's position, times, device and note are those its audited
+        submission sealed (a purged one shows no position at all)."""
+        record = document.get("checkin") or {}
+        for event in by_object.get(("checkin", str(record.get("id"))), []):
+            seal = (event.get("summary") or {}).get("seal")
+            if event.get("action") != "checkin.submit" or not isinstance(seal, dict):
+                continue  # submitted before seals were recorded: nothing to compare
+            now, seq = checkin_seal(record), event.get("seq")
+            if now["columns"] != seal.get("columns"):
+                self.out.append(
+                    f"{path}: times, device or note differ from those sealed in audit event {seq}"
+                )
+            if record.get("purged_at") is None:
+                if now["position"] != seal.get("position"):
+                    self.out.append(
+                        f"{path}: position differs from the one sealed in audit event {seq}"
+                    )
+            elif any(record.get(key) is not None for key in CHECKIN_POSITION):
+                self.out.append(f"{path}: purged by retention, yet shows a position")
+            else:
+                self.notes.append(f"{path}: position purged by retention, not checked")
 
     def _ledger_month(self, path, document, by_object):
         closure = document.get("closure")

@@ -223,6 +223,65 @@ def test_a_photo_swapped_consistently_is_caught_by_the_audited_submission(bundle
     ]
 
 
+def _submission_seq(files, checkin_id):
+    events = json.loads(files["audit.json"])["events"]
+    (seq,) = [
+        e["seq"]
+        for e in events
+        if e["action"] == "checkin.submit" and e["object_id"] == str(checkin_id)
+    ]
+    return seq
+
+
+@needs_photos
+@pytest.mark.parametrize(
+    "edit, line",
+    [
+        ({"latitude": 32.7193}, "position differs from the one sealed in audit event {seq}"),
+        ({"accuracy_m": 5.0}, "position differs from the one sealed in audit event {seq}"),
+        (
+            {"captured_at": "2026-10-05T00:30:00+00:00"},
+            "times, device or note differ from those sealed in audit event {seq}",
+        ),
+        (
+            {"device_id": "phone-of-a-colleague"},
+            "times, device or note differ from those sealed in audit event {seq}",
+        ),
+    ],
+)
+def test_a_check_in_edited_consistently_is_caught_by_its_seal(bundle, edit, line):
+    """As if the row had been edited in the database before the bundle was built: the
+    record, manifest and all agree; only the seal in the audit chain remembers."""
+    path, facts = bundle
+    files = contents(path)
+    record = f"evidence/checkin-{facts['checkin']}.json"
+    rezip(path, with_manifest(edit_json(files, record, lambda d: d["checkin"].update(edit))))
+    seq = _submission_seq(files, facts["checkin"])
+    assert verify(path)[0] == [f"{record}: {line.format(seq=seq)}"]
+
+
+@needs_photos
+def test_a_purged_check_in_shows_no_position_and_keeps_its_other_seal(bundle):
+    path, facts = bundle
+    files = contents(path)
+    record = f"evidence/checkin-{facts['checkin']}.json"
+    position = dict.fromkeys(("latitude", "longitude", "accuracy_m", "altitude_m"))
+
+    def purge(document):
+        document["checkin"].update(position, purged_at="2029-11-01T00:00:00+00:00")
+
+    rezip(path, with_manifest(edit_json(files, record, purge)))
+    differences, notes, _ = verify(path)
+    assert differences == []
+    assert f"{record}: position purged by retention, not checked" in notes
+
+    def forged_purge(document):  # "purged", to hide a position moved into the geofence
+        document["checkin"].update(latitude=32.7093, purged_at="2029-11-01T00:00:00+00:00")
+
+    rezip(path, with_manifest(edit_json(files, record, forged_purge)))
+    assert verify(path)[0] == [f"{record}: purged by retention, yet shows a position"]
+
+
 @needs_photos
 def test_a_ledger_row_is_checked_against_the_frozen_snapshot(bundle):
     path, facts = bundle
