@@ -6,7 +6,8 @@ to gunicorn in production configuration, on a database filled by `bench.generate
         --database-url postgresql://postgres@127.0.0.1:5432/load_province
     .venv/bin/python -m bench.load \\
         --database-url postgresql://postgres@127.0.0.1:5432/load_province \\
-        --rates 10,20,30,40 --seconds 60 [--phones 2000] [--json figures.json]
+        --rates 10,20,30,40 --seconds 60 [--phones 2000] [--json figures.json] \\
+        [--keep DIR]
 
 The runner migrates the database to head (as `make serve` does), starts gunicorn with
 gunicorn.conf.py (default workers: one per core; `--workers`), a fresh SECRET_KEY and a
@@ -35,5 +36,7 @@ how many workers gunicorn (re)started; then the first rate whose p99 passed 1 se
 Environment given to gunicorn beyond production's: RATE_LIMIT_LOGIN_PER_ADDRESS raised
 (every phone logs in from 127.0.0.1) and ACCESS_TOKEN_MINUTES long enough for the run.
 gunicorn is stopped and the upload folder removed at the end; the check-ins stay in the
-database. Prints figures, asserts nothing.
+database. With `--keep DIR`, every request's start, latency, start lag and time in the
+app go to a CSV per rate in DIR, with gunicorn's request log and error log, to see
+where a tail comes from. Prints figures, asserts nothing.
 """
