@@ -13,7 +13,7 @@ from server import auth, ratelimits
 from server.api.blueprint import Blueprint
 from server.api.pagination import PAGE_ARGS, SelectPage
 from server.http import upload_bytes
-from server.services import checkins
+from server.services import checkin_batches, checkins
 
 blp = Blueprint(
     "checkins", __name__, url_prefix="/api/v1/checkins", description="Cadres' check-ins"
@@ -64,7 +64,7 @@ class CheckinBatch(MethodView):
     @blp.response(200, BatchResultSchema)
     def post(self, form, files):
         """Sync up to 50 queued check-ins; answered item by item"""
-        return checkins.submit_batch(
+        return checkin_batches.submit(
             actor=auth.current_user(), items=form["items"], photo_files=read_photos(files)
         )
 

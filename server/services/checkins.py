@@ -7,9 +7,7 @@ winner's row and answers as for a resend.
 """
 
 import hashlib
-import logging
 from dataclasses import dataclass
-from http import HTTPStatus
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -19,7 +17,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from server import auth
-from server.errors import AppError, Conflict, Invalid
+from server.errors import Conflict, Invalid
 from server.extensions import db
 from server.models import Checkin, CheckinReview, Flag, Household, Posting
 from server.models.checkins import MAX_PHOTOS
@@ -29,8 +27,6 @@ from server.models.types import utcnow
 from server.services import audit, evidence, leaves, rollcalls, seals, verification
 from server.services.audit import canonical_json
 from server.services.policies import checkin_policy
-
-log = logging.getLogger(__name__)
 
 # What identifies the content of a check-in; a resend must repeat these exactly.
 CONTENT_FIELDS = (
@@ -326,72 +322,3 @@ def list_(
         selectinload(Checkin.reviews).selectinload(CheckinReview.reviewer),
     )
     return stmt.order_by(Checkin.captured_at.desc(), Checkin.id.desc())
-
-
-def submit_batch(*, actor, items, photo_files):
-    """Each item on its own: one bad item does not hold back the others."""
-    results = []
-    for item in items:
-        indexes = item.pop("photo_indexes", [])
-        try:
-            files = [photo_files[i] for i in indexes]
-        except IndexError:
-            results.append(
-                _error_result(
-                    item,
-                    Invalid(
-                        "photo_index_out_of_range",
-                        "An item names a photo that was not sent.",
-                        "条目引用了未上传的照片。",
-                        errors={"photo_indexes": indexes},
-                    ),
-                )
-            )
-            continue
-        try:
-            outcome = submit(actor=actor, photo_files=files, **item)
-            # The next item reads afresh (locks, postings, leave), as after any commit.
-            db.session.expire_all()
-        except AppError as exc:
-            db.session.rollback()
-            results.append(_error_result(item, exc))
-            continue
-        except Exception:
-            # One item must never wedge a phone's whole queue: answer it as an error and
-            # go on; the next sync retries it.
-            db.session.rollback()
-            log.exception("batch item %s failed", item.get("client_id"))
-            results.append(
-                _error_result(
-                    item,
-                    AppError(
-                        "internal_error", "This item could not be processed.", "该条目处理失败。"
-                    ),
-                    status=500,
-                )
-            )
-            continue
-        results.append(
-            {
-                "client_id": item["client_id"],
-                "status": 201 if outcome.created else 200,
-                "checkin": outcome.checkin,
-            }
-        )
-    return {"results": results}
-
-
-def _error_result(item, exc, status=None):
-    status = status or exc.status_code
-    return {
-        "client_id": item.get("client_id"),
-        "status": status,
-        "error": {
-            "code": status,
-            "status": HTTPStatus(status).phrase,
-            "error": exc.error,
-            "message": exc.message,
-            "message_zh": exc.message_zh,
-            "errors": exc.errors,
-        },
-    }

@@ -1,15 +1,18 @@
 """Offline sync: batches answered item by item, and resends racing each other."""
 
+import hashlib
 import io
 import json
 import threading
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
+from server import storage
 from server.extensions import db
 from server.models import Checkin, Photo
+from server.services import verification
 from tests.api.checkin_kit import device_time, fields, photo_for
 
 
@@ -63,6 +66,38 @@ def test_one_bad_item_does_not_hold_back_the_others(client, world, make):
     assert results[2]["error"]["error"] == "photo_unsupported_format"
     assert db.session.execute(db.select(db.func.count(Checkin.id))).scalar_one() == 1
     assert db.session.execute(db.select(db.func.count(Photo.id))).scalar_one() == 1
+
+
+def test_an_unexpected_failure_of_one_item_is_answered_500_and_leaves_nothing(
+    client, world, make, monkeypatch, caplog
+):
+    """A bug met by one queued check-in (here: a rule that raises) must not wedge the
+    phone's queue: that item is answered 500, with neither its row nor its photo kept,
+    and the items after it are recorded."""
+    items, files = queued(3)
+    broken_at = items[1]["captured_at"]
+    # A picture no other test sends: the store keeps files across tests.
+    files[1] = photo_for(datetime.fromisoformat(broken_at), seed=4242)
+    real_travel = verification.travel
+
+    def travel(checkin, policy):
+        if checkin.captured_at.isoformat() == broken_at:
+            raise RuntimeError("a bug in a rule")
+        return real_travel(checkin, policy)
+
+    monkeypatch.setattr(verification, "CHECKIN_RULES", tuple(
+        travel if rule is real_travel else rule for rule in verification.CHECKIN_RULES
+    ))  # fmt: skip
+    results = batch(client, make.headers(world.cadre_a), items, files).json["results"]
+
+    assert [r["status"] for r in results] == [201, 500, 201]
+    assert results[1]["error"]["error"] == "internal_error"
+    assert results[1]["client_id"] == items[1]["client_id"]
+    rows = db.session.execute(db.select(Checkin.client_id)).scalars().all()
+    assert sorted(rows) == sorted([items[0]["client_id"], items[2]["client_id"]])
+    assert not storage.get_store().exists(hashlib.sha256(files[1]).hexdigest())
+    assert storage.get_store().exists(hashlib.sha256(files[2]).hexdigest())
+    assert f"batch item {items[1]['client_id']} failed" in caplog.text
 
 
 def test_batch_conflict_is_reported_per_item(client, world, make):
