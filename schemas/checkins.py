@@ -123,15 +123,21 @@ class FlagSchema(ma.Schema):
     )
 
     def _details(self, flag):
-        from server.auth import current_user
-
-        viewer = current_user()
-        if viewer is not None and viewer.has_role("reviewer", "admin"):
+        viewer = _reviewer()
+        if viewer is not None:
             from server.services.flags import visible_details
 
             # Not the ids of another jurisdiction's check-ins or people, though.
             return visible_details(flag.details, viewer)
         return {k: v for k, v in flag.details.items() if k not in REVIEWERS_ONLY}
+
+
+def _reviewer():
+    """The caller, if they see the ids flags name (reviewers and admins), else None."""
+    from server.auth import current_user
+
+    viewer = current_user()
+    return viewer if viewer is not None and viewer.has_role("reviewer", "admin") else None
 
 
 class PhotoSchema(ma.Schema):
@@ -197,6 +203,18 @@ class CheckinSchema(ma.Schema):
         ma.fields.Nested(ReviewSchema),
         metadata={"description": "Reviewers' decisions, oldest first, with the answers"},
     )
+
+    @ma.pre_dump(pass_collection=True)
+    def _prefetch_flag_visibility(self, data, many, **kwargs):
+        """A page of check-ins: what its flags name is checked against the reviewer's
+        scope in two queries, not two per flag (FlagSchema._details)."""
+        viewer = _reviewer()
+        if viewer is not None:
+            from server.services.flags import prefetch_visibility
+
+            checkins = data if many else [data]
+            prefetch_visibility([f.details for c in checkins for f in c.flags], viewer)
+        return data
 
 
 class BatchResultSchema(ma.Schema):

@@ -5,6 +5,7 @@ flag never punishes by itself, it puts a check-in in front of a reviewer)."""
 from dataclasses import dataclass, field
 from datetime import date
 
+from flask import g, has_app_context
 from sqlalchemy import case
 from sqlalchemy.orm import selectinload
 
@@ -143,10 +144,37 @@ def _redact(details, visible_ids):
 
 
 def _visible(model, ids, actor):
+    """Which of `ids` `actor` may see. Remembered for the request: a page of check-ins
+    asks once for all its flags (prefetch_visibility), not once per flag."""
+    ids = set(ids)
     if not ids:
         return set()
+    if not has_app_context():
+        return _ask_visible(model, ids, actor)
+    # Keyed by the request too: an app context can outlive a request (tests, commands).
+    key = (g.get("request_id"), model.__name__, actor.id)
+    asked, visible = g.setdefault("visible_ids", {}).setdefault(key, (set(), set()))
+    missing = ids - asked
+    if missing:
+        visible |= _ask_visible(model, missing, actor)
+        asked |= missing
+    return visible & ids
+
+
+def _ask_visible(model, ids, actor):
     stmt = auth.scoped(db.select(model.id).where(model.id.in_(ids)), model, actor)
     return set(db.session.execute(stmt).scalars())
+
+
+def prefetch_visibility(details_list, actor):
+    """Ask in two queries which check-ins and people a page of flags names that `actor`
+    may see; visible_details then answers each flag from what this found."""
+    named = set()
+    for details in details_list:
+        named |= {m.get("earlier_checkin_id") for m in (details, *_matches(details))}
+        named.add(details.get("other_checkin_id"))
+    _visible(Checkin, named - {None}, actor)
+    _visible(User, {u for d in details_list for u in (d.get("other_cadre_ids") or ())}, actor)
 
 
 def _seen(actor, details_list):

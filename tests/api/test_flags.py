@@ -265,6 +265,46 @@ def test_a_page_costs_the_same_queries_for_few_or_many_flags(client, world, make
     assert statements() == few
 
 
+def test_a_page_of_check_ins_costs_the_same_queries_for_few_or_many_flags(client, world, make):
+    """The check-in list shows a reviewer each flag's details, with the ids they name
+    checked against the reviewer's scope: once for the page, not once per flag."""
+    colleague = make.checkin(world.posting_b)  # another county: named, never shown
+
+    def flags_naming_others():
+        reused = flagged(make, world.posting_a, "photo_reused")
+        reused.details = {"matches": [_match(make.checkin(world.posting_a).id)]}
+        travel = flagged(make, world.posting_a, "impossible_travel")
+        travel.details = {"other_checkin_id": colleague.id, "speed_kmh": 900.0}
+        shared = flagged(make, world.posting_a, "new_device")
+        shared.details = {"reason": "shared", "other_cadre_ids": [world.cadre_b.id]}
+
+    def statements():
+        seen = []
+        listener = lambda *args: seen.append(args[2])  # noqa: E731
+        event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            response = client.get("/api/v1/checkins", headers=headers)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listener)
+        assert response.status_code == 200
+        return len(seen), response.json
+
+    headers = make.headers(world.reviewer_a)
+    flags_naming_others()
+    db.session.commit()
+    few, _ = statements()
+    for _ in range(4):
+        flags_naming_others()
+    db.session.commit()
+    many, page = statements()
+    assert many == few
+    details = [f["details"] for c in page for f in c["flags"]]
+    assert len(details) == 15
+    assert all("other_checkin_id" not in d for d in details)  # the other county's
+    assert all(d.get("other_cadre_ids") in (None, []) for d in details)
+    assert sum("earlier_checkin_id" in m for d in details for m in d.get("matches", [])) == 5
+
+
 def _match(checkin_id):
     return {
         "photo_sha256": "a" * 64,
