@@ -38,7 +38,11 @@ def stored_files(store, area):
 
 def events(action):
     return (
-        db.session.execute(db.select(AuditEvent).where(AuditEvent.action == action)).scalars().all()
+        db.session.execute(
+            db.select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.seq)
+        )
+        .scalars()
+        .all()
     )
 
 
