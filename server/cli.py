@@ -295,6 +295,11 @@ def purge_retention(dry_run, before):
         f"in {report.batches} batches; {report.held} older check-ins held "
         "(open flags, cases, recommendations, draft findings)"
     )
+    if report.deferred:
+        click.echo(
+            f"{report.deferred} check-ins left for the next run: cases, reviews or findings "
+            "kept changing what is held while their batch was read"
+        )
     click.echo(
         f"files {'to delete' if dry_run else 'deleted'}: {len(report.files_deleted)}; "
         f"kept for other rows: {len(report.files_kept)}"

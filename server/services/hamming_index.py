@@ -24,7 +24,7 @@ import numpy as np
 _MASK = 0xFFFF_FFFF_FFFF_FFFF
 _SCAN_BLOCK = 1 << 16  # 64 Ki hashes: the block's buffers (1.1 MB) stay in L2
 PIECES = ((0, 21), (21, 21), (42, 22))  # (shift, width) of each piece
-# Beyond this the lookups outnumber what they save (d = 12: 4 bits a piece, 23,000
+# Beyond this the lookups outnumber what they save (d = 12: 4 bits a piece, 24,203
 # lookups); the caller scans instead.
 MAX_DISTANCE = 11
 

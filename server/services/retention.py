@@ -37,13 +37,32 @@ from sqlalchemy import func, select, update
 from server import storage
 from server.errors import Invalid
 from server.extensions import db
-from server.models import CaseAttachment, Checkin, Finding, Flag, Photo, Problem, Rectification
+from server.models import (
+    AuditEvent,
+    CaseAttachment,
+    Checkin,
+    Finding,
+    Flag,
+    Photo,
+    Problem,
+    Rectification,
+)
 from server.models.types import utcnow
 from server.services import audit, retention_holds
 from server.services.retention_holds import CHUNK
 from server.storage.base import in_use
 
 BATCH = 1000  # check-ins (or rectification photos) per transaction
+_RETRIES = 2  # reads of a page whose holds changed meanwhile, before it waits a run
+# Audited writes that cannot add a hold (retention_holds.py): views, log-ins, draws,
+# people, places, leave, retention itself. Any other event that commits while a batch
+# reads its page sends the batch back to read it again.
+CANNOT_HOLD = (
+    "auth.", "photo.view", "case_attachment.view", "case.bundle", "draw.", "assignment.read",
+    "user.", "unit.", "region.", "household.", "posting.", "leave.", "calendar", "backup.",
+    "retention.",
+)  # fmt: skip
+NAMING_CODES = {"photo_reused", "impossible_travel", "repeated_position"}
 LIST_LIMIT = 200  # ids listed in full in an audit event; beyond that, a range and a hash
 # Flags that recorded a position of the check-in or its photo (verification.py).
 POSITION_DETAILS = {
@@ -62,6 +81,7 @@ class PurgeReport:
     files_kept: list = field(default_factory=list)  # shas other rows still need
     batches: int = 0
     held: int = 0  # old check-ins kept: an open flag, a case... (retention_holds.py)
+    deferred: int = 0  # left for the next run: their holds kept changing while read
 
 
 def default_cutoff(now=None) -> date:
@@ -87,19 +107,12 @@ def purge(*, now=None, before=None, dry_run=False, batch_size=BATCH) -> PurgeRep
         select(func.count()).select_from(_old_checkins(report.cutoff, received_before).subquery())
     )
     old_checkins = partial(_old_checkins, report.cutoff, received_before, unheld=True)
-    pages = partial(_batches, size=batch_size, lock=not dry_run)
-    for ids in pages(old_checkins, lambda: retention_holds.held().checkins):
-        photos = db.session.execute(
-            select(Photo.id, Photo.sha256).where(
-                Photo.checkin_id.in_(ids), Photo.purged_at.is_(None)
-            )
-        ).all()
-        _batch(report, now, ids, photos)
+    _pages(report, now, old_checkins, lambda: retention_holds.held().checkins, batch_size,
+           photos_of=_photos_of_checkins)  # fmt: skip
     old_photos = partial(_old_rectification_photos, received_before)
-    for ids in pages(old_photos, lambda: retention_holds.held().photos):
-        photos = db.session.execute(select(Photo.id, Photo.sha256).where(Photo.id.in_(ids))).all()
-        _batch(report, now, [], photos)
-    report.held = old - len(report.checkins)
+    _pages(report, now, old_photos, lambda: retention_holds.held().photos, batch_size,
+           photos_of=None)  # fmt: skip
+    report.held = old - len(report.checkins) - report.deferred
     if dry_run:
         _files_of_dry_run(report)
         return report
@@ -156,44 +169,75 @@ def _old_rectification_photos(received_before, after):
     )
 
 
-def _batches(query, holds, size, lock):
-    """Lists of ids not held, `size` rows read at a time, in id order (each page starts
-    after the last id read, so purged rows and held ones are never read twice). The
-    holds are read again for every page: a case opened while a long run goes on
-    holds its evidence from the next batch on.
+def _pages(report, now, query, holds, size, photos_of):
+    """Purge the ids `query` finds that `holds()` does not hold, `size` rows read at a
+    time, in id order (each page starts after the last id read, so purged rows and held
+    ones are never read twice). The holds are read again for every page: a case opened
+    while a long run goes on holds its evidence from the next batch on.
 
-    With `lock`, each page is read, and its batch purged and committed, under the audit
-    chain's lock. Every write that can add a hold (a case, a recommendation, a flag, a
-    draft finding) appends an audit event in its own transaction, so it takes that lock
-    before it commits: a hold committed before the batch commits is one the batch has
-    read. Without the lock, a case that committed while a batch was between reading
-    the holds and its own commit would see its evidence purged. (SQLite needs no lock:
-    every transaction there begins IMMEDIATE, so writers already take turns.)"""
-    after = 0
+    And a case that commits while a page's holds are being read (which takes a while at
+    province scale) must not see its evidence purged: a batch notes the audit chain's
+    head before it reads anything, and before it commits, under the chain's lock, looks
+    at what committed since. Every write that can add a hold appends an audit event in
+    its own transaction (and holds the chain's lock to its commit), so if none of those
+    events can add a hold, the holds the batch read are still the holds; otherwise it
+    rolls back and reads the page again, and after _RETRIES tries leaves it to the next
+    run. The lock comes last, after the rows are updated, as in every other writer that
+    locks rows: no deadlock with a reviewer holding a check-in."""
+    after, tries = 0, 0
     while True:
-        if lock:
-            audit.lock_chain()
+        seen = audit.head()[0]
         ids = db.session.scalars(query(after).limit(size)).all()
         if not ids:
-            db.session.commit()  # nothing to purge: let the writers waiting on the lock go
+            db.session.commit()  # end the reading transaction
             return
-        after = ids[-1]
         held = holds()
         free = [i for i in ids if i not in held]
         if free:
-            yield free  # the caller purges them and commits, which releases the lock
+            photos = (photos_of or _photos_by_id)(free)
+            if not _batch(report, now, free if photos_of else [], photos, seen):
+                tries += 1
+                if tries <= _RETRIES:
+                    continue  # the same page again, with the holds read afresh
+                report.deferred += len(free) if photos_of else 0
         else:
             db.session.commit()
+        tries, after = 0, ids[-1]
         if len(ids) < size:
             return
 
 
-def _batch(report, now, checkin_ids, photos):
-    report.batches += 1
-    report.checkins += checkin_ids
-    report.photos += [photo.id for photo in photos]
+def _photos_of_checkins(checkin_ids):
+    return db.session.execute(
+        select(Photo.id, Photo.sha256).where(
+            Photo.checkin_id.in_(checkin_ids), Photo.purged_at.is_(None)
+        )
+    ).all()
+
+
+def _photos_by_id(photo_ids):
+    return db.session.execute(select(Photo.id, Photo.sha256).where(Photo.id.in_(photo_ids))).all()
+
+
+def _holds_may_have_changed(seen):
+    """Whether an event after `seen` (committed while the batch read) can add a hold."""
+    events = db.session.execute(
+        select(AuditEvent.action, AuditEvent.summary).where(AuditEvent.seq > seen)
+    )
+    return any(_may_add_hold(action, summary) for action, summary in events)
+
+
+def _may_add_hold(action, summary):
+    if action == "checkin.submit":  # a new check-in's flags may name older ones
+        return bool(NAMING_CODES & set((summary or {}).get("flags") or ()))
+    return not action.startswith(CANNOT_HOLD)
+
+
+def _batch(report, now, checkin_ids, photos, seen):
+    """Purge one page; False if it was rolled back (the holds may have changed)."""
     if report.dry_run:
-        return
+        _count(report, checkin_ids, photos)
+        return True
     if checkin_ids:
         db.session.execute(
             update(Checkin)
@@ -208,6 +252,11 @@ def _batch(report, now, checkin_ids, photos):
             .values(exif_latitude=None, exif_longitude=None, purged_at=now)
         )
     shas = sorted({photo.sha256 for photo in photos})
+    audit.lock_chain()  # held to the commit: no hold can commit meanwhile
+    if _holds_may_have_changed(seen):
+        db.session.rollback()
+        return False
+    _count(report, checkin_ids, photos)
     audit.record(
         "retention.purge",
         object_type="retention",
@@ -221,6 +270,13 @@ def _batch(report, now, checkin_ids, photos):
     )
     db.session.commit()
     _delete_files(report, shas)
+    return True
+
+
+def _count(report, checkin_ids, photos):
+    report.batches += 1
+    report.checkins += checkin_ids
+    report.photos += [photo.id for photo in photos]
 
 
 def _clear_flag_positions(checkin_ids):
@@ -285,6 +341,7 @@ def _record_run(report):
             "photos": len(report.photos),
             "files_deleted": listing(report.files_deleted),
             "files_kept": len(report.files_kept),
+            "deferred": report.deferred,
         },
     )
     db.session.commit()

@@ -212,13 +212,15 @@ class EvidenceStore:
                 if self.remove(sha, needed=lambda sha=sha: in_use(session, sha)):
                     report.purged.remove(sha)
                     report.removed_purged.append(sha)
-        self._check_derived(report, known, repair)
+        self._check_derived(session, report, known, repair)
         return report
 
-    def _check_derived(self, report, known, repair) -> None:
+    def _check_derived(self, session, report, known, repair) -> None:
         for name, sha in sorted(self._derived()):
             if sha in known:
                 continue
+            if sha is not None and in_use(session, sha):
+                continue  # a photo committed (and viewed) since `known` was read
             if repair:
                 self._delete(name)
                 report.removed_derived.append(name)

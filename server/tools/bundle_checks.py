@@ -339,7 +339,8 @@ class Check:
             now, seq = checkin_seal(record), event.get("seq")
             if now["columns"] != seal.get("columns"):
                 self.out.append(
-                    f"{path}: times, device or note differ from those sealed in audit event {seq}"
+                    f"{path}: sealed columns (times, device, note, ids, kind) differ from"
+                    f" those sealed in audit event {seq}"
                 )
             if record.get("purged_at") is None:
                 if now["position"] != seal.get("position"):
@@ -347,9 +348,11 @@ class Check:
                         f"{path}: position differs from the one sealed in audit event {seq}"
                     )
             elif any(record.get(key) is not None for key in CHECKIN_POSITION):
-                self.out.append(f"{path}: purged by retention, yet shows a position")
+                self.out.append(f"{path}: shows purged_at, yet shows a position")
             else:
-                self.notes.append(f"{path}: position purged by retention, not checked")
+                # purged_at is not sealed (retention sets it later): a position removed
+                # by hand with purged_at set looks the same. Say what was not checked.
+                self.notes.append(f"{path}: shows purged_at; its position is not checked")
 
     def _ledger_month(self, path, document, by_object):
         closure = document.get("closure")

@@ -235,9 +235,10 @@ def test_a_case_holds_what_it_cites_in_any_status(store, world, make, kind):
 
 
 def test_a_case_committed_while_a_batch_starts_holds_its_evidence(own_database):
-    """A batch reads the holds under the audit chain's lock, which the case's transaction
-    holds from its audit event to its commit: the purge waits for the case and keeps
-    what it cites, rather than purging on holds read before the case committed."""
+    """The case's transaction holds the audit chain's lock from its event to its commit;
+    a batch takes that lock before it commits and looks at what committed while it read:
+    it waits for the case, sees it, reads the page again and keeps what the case cites,
+    rather than purging on holds read before the case committed."""
     app = own_database
     with app.app_context():
         make = Factory()
@@ -271,6 +272,42 @@ def test_a_case_committed_while_a_batch_starts_holds_its_evidence(own_database):
     assert reports and reports[0].checkins == [] and reports[0].held == 1
     with app.app_context():
         assert db.session.get(Checkin, ids.old).purged_at is None
+
+
+def test_a_page_whose_holds_keep_changing_waits_for_the_next_run(store, world, make, monkeypatch):
+    old = checkin_of(make, world.posting_a)
+    db.session.commit()
+    reads = []
+    monkeypatch.setattr(
+        retention, "_holds_may_have_changed", lambda seen: reads.append(seen) or True
+    )
+
+    report = retention.purge(now=NOW)
+
+    assert len(reads) == 1 + retention._RETRIES  # read, then read again twice
+    assert report.checkins == [] and report.deferred == 1 and report.held == 0
+    assert purged(old) == [False]
+    assert retention.purge(now=NOW).checkins == [] and report.batches == 0
+
+
+@pytest.mark.parametrize(
+    "action, summary, may",
+    [
+        ("case.open", {}, True),
+        ("recommendation.create", {}, True),
+        ("checkin.review", {"decision": "rejected"}, True),
+        ("finding.final", {}, True),
+        ("checkin.resend", {"flags": []}, True),
+        ("month.close", {}, True),  # not known to be harmless: read again
+        ("checkin.submit", {"flags": ["photo_reused"]}, True),
+        ("checkin.submit", {"flags": ["outside_geofence", "clock_skew"]}, False),
+        ("photo.view_display", {}, False),
+        ("auth.login", {}, False),
+        ("retention.purge", {}, False),
+    ],
+)
+def test_which_events_can_add_a_hold(action, summary, may):
+    assert retention._may_add_hold(action, summary) is may
 
 
 def test_a_cited_finding_holds_its_arrival_and_the_check_ins_it_contradicted(store, world, make):

@@ -19,7 +19,7 @@ from server.errors import NotFound
 from server.extensions import db
 from server.models.checkins import Checkin
 from server.services import photos
-from server.storage import s3
+from server.storage import base, s3
 from tests.services.storage_kit import add_photo, files, get, jpeg, names, original, put
 
 
@@ -299,6 +299,22 @@ def test_derived_images_of_bytes_no_row_keeps_are_reported_and_repaired(store, c
     repaired = store.check(db.session, repair=True)
     assert repaired.removed_derived == [stray] and repaired.ok
     assert names(store, "derived") == [f"derived/thumb/{kept.sha256[:2]}/{kept.sha256}.jpg"]
+
+
+def test_a_photo_committed_while_the_check_runs_keeps_its_derived_images(
+    store, checkin, monkeypatch
+):
+    late = add_photo(store, checkin, jpeg(21), position=0)
+    db.session.commit()
+    store.derived(late.sha256, "thumb")
+    # The rows were read before this photo committed; the listing of derived/ after.
+    read = base._photo_shas
+    monkeypatch.setattr(
+        base, "_photo_shas", lambda session: tuple(s - {late.sha256} for s in read(session))
+    )
+    report = store.check(db.session, repair=True)
+    assert report.stray_derived == report.removed_derived == []
+    assert store.derived(late.sha256, "thumb")
 
 
 @pytest.mark.parametrize("sha", ["0" * 64, "../../etc/passwd", "A" * 64, None])

@@ -241,11 +241,13 @@ def _submission_seq(files, checkin_id):
         ({"accuracy_m": 5.0}, "position differs from the one sealed in audit event {seq}"),
         (
             {"captured_at": "2026-10-05T00:30:00+00:00"},
-            "times, device or note differ from those sealed in audit event {seq}",
+            "sealed columns (times, device, note, ids, kind) differ from those sealed in"
+            " audit event {seq}",
         ),
         (
             {"device_id": "phone-of-a-colleague"},
-            "times, device or note differ from those sealed in audit event {seq}",
+            "sealed columns (times, device, note, ids, kind) differ from those sealed in"
+            " audit event {seq}",
         ),
     ],
 )
@@ -273,13 +275,13 @@ def test_a_purged_check_in_shows_no_position_and_keeps_its_other_seal(bundle):
     rezip(path, with_manifest(edit_json(files, record, purge)))
     differences, notes, _ = verify(path)
     assert differences == []
-    assert f"{record}: position purged by retention, not checked" in notes
+    assert f"{record}: shows purged_at; its position is not checked" in notes
 
     def forged_purge(document):  # "purged", to hide a position moved into the geofence
         document["checkin"].update(latitude=32.7093, purged_at="2029-11-01T00:00:00+00:00")
 
     rezip(path, with_manifest(edit_json(files, record, forged_purge)))
-    assert verify(path)[0] == [f"{record}: purged by retention, yet shows a position"]
+    assert verify(path)[0] == [f"{record}: shows purged_at, yet shows a position"]
 
 
 @needs_photos
