@@ -172,31 +172,32 @@ def _old_rectification_photos(received_before, after):
 def _pages(report, now, query, holds, size, photos_of):
     """Purge the ids `query` finds that `holds()` does not hold, `size` rows read at a
     time, in id order (each page starts after the last id read, so purged rows and held
-    ones are never read twice). The holds are read again for every page: a case opened
-    while a long run goes on holds its evidence from the next batch on.
+    ones are never read twice).
 
-    And a case that commits while a page's holds are being read (which takes a while at
-    province scale) must not see its evidence purged: a batch notes the audit chain's
-    head before it reads anything, and before it commits, under the chain's lock, looks
-    at what committed since. Every write that can add a hold appends an audit event in
-    its own transaction (and holds the chain's lock to its commit), so if none of those
-    events can add a hold, the holds the batch read are still the holds; otherwise it
-    rolls back and reads the page again, and after _RETRIES tries leaves it to the next
-    run. The lock comes last, after the rows are updated, as in every other writer that
-    locks rows: no deadlock with a reviewer holding a check-in."""
-    after, tries = 0, 0
+    The holds take a while to read at province scale (every case's and recommendation's
+    evidence, every standing flag), so they are read once and kept while nothing that
+    committed since can add one: every write that can add a hold appends an audit event
+    in its own transaction, holding the chain's lock to its commit (_Holds.stale). A
+    batch updates its rows, then takes that lock and asks once more; if something came
+    in meanwhile, it rolls back and reads the holds and the page again, and after
+    _RETRIES tries leaves the page to the next run. So a case that commits while a run
+    goes on keeps what it cites. The lock comes last, after the rows are updated, as in
+    every other writer that locks rows: no deadlock with a reviewer holding a check-in."""
+    after, tries, current = 0, 0, None
     while True:
-        seen = audit.head()[0]
+        # Before the page: the page's own conditions (an open flag) are state too.
+        mark = audit.head()[0]
         ids = db.session.scalars(query(after).limit(size)).all()
         if not ids:
             db.session.commit()  # end the reading transaction
             return
-        held = holds()
-        free = [i for i in ids if i not in held]
+        if current is None or current.stale():
+            current = _Holds(mark, holds)  # only when there is something to purge
+        free = [i for i in ids if i not in current.ids]
         if free:
             photos = (photos_of or _photos_by_id)(free)
-            if not _batch(report, now, free if photos_of else [], photos, seen):
-                tries += 1
+            if not _batch(report, now, free if photos_of else [], photos, current):
+                tries, current = tries + 1, None
                 if tries <= _RETRIES:
                     continue  # the same page again, with the holds read afresh
                 report.deferred += len(free) if photos_of else 0
@@ -205,6 +206,29 @@ def _pages(report, now, query, holds, size, photos_of):
         tries, after = 0, ids[-1]
         if len(ids) < size:
             return
+
+
+class _Holds:
+    """The held ids, read after the chain's head `seq`, and how far the events after
+    it are known not to add a hold."""
+
+    def __init__(self, seq, read):
+        self.checked = seq  # read before the page and the holds: later events are looked at
+        self.ids = read()
+
+    def stale(self):
+        """Whether an event that committed since can add a hold (each event is looked
+        at once)."""
+        events = db.session.execute(
+            select(AuditEvent.seq, AuditEvent.action, AuditEvent.summary)
+            .where(AuditEvent.seq > self.checked)
+            .order_by(AuditEvent.seq)
+        ).all()
+        if any(_may_add_hold(action, summary) for _, action, summary in events):
+            return True
+        if events:
+            self.checked = events[-1].seq
+        return False
 
 
 def _photos_of_checkins(checkin_ids):
@@ -219,21 +243,13 @@ def _photos_by_id(photo_ids):
     return db.session.execute(select(Photo.id, Photo.sha256).where(Photo.id.in_(photo_ids))).all()
 
 
-def _holds_may_have_changed(seen):
-    """Whether an event after `seen` (committed while the batch read) can add a hold."""
-    events = db.session.execute(
-        select(AuditEvent.action, AuditEvent.summary).where(AuditEvent.seq > seen)
-    )
-    return any(_may_add_hold(action, summary) for action, summary in events)
-
-
 def _may_add_hold(action, summary):
     if action == "checkin.submit":  # a new check-in's flags may name older ones
         return bool(NAMING_CODES & set((summary or {}).get("flags") or ()))
     return not action.startswith(CANNOT_HOLD)
 
 
-def _batch(report, now, checkin_ids, photos, seen):
+def _batch(report, now, checkin_ids, photos, holds):
     """Purge one page; False if it was rolled back (the holds may have changed)."""
     if report.dry_run:
         _count(report, checkin_ids, photos)
@@ -253,7 +269,7 @@ def _batch(report, now, checkin_ids, photos, seen):
         )
     shas = sorted({photo.sha256 for photo in photos})
     audit.lock_chain()  # held to the commit: no hold can commit meanwhile
-    if _holds_may_have_changed(seen):
+    if holds is not None and holds.stale():
         db.session.rollback()
         return False
     _count(report, checkin_ids, photos)
