@@ -38,7 +38,6 @@ from server import storage
 from server.errors import Invalid
 from server.extensions import db
 from server.models import (
-    AuditEvent,
     CaseAttachment,
     Checkin,
     Finding,
@@ -54,15 +53,6 @@ from server.storage.base import in_use
 
 BATCH = 1000  # check-ins (or rectification photos) per transaction
 _RETRIES = 2  # reads of a page whose holds changed meanwhile, before it waits a run
-# Audited writes that cannot add a hold (retention_holds.py): views, log-ins, draws,
-# people, places, leave, retention itself. Any other event that commits while a batch
-# reads its page sends the batch back to read it again.
-CANNOT_HOLD = (
-    "auth.", "photo.view", "case_attachment.view", "case.bundle", "draw.", "assignment.read",
-    "user.", "unit.", "region.", "household.", "posting.", "leave.", "calendar", "backup.",
-    "retention.",
-)  # fmt: skip
-NAMING_CODES = {"photo_reused", "impossible_travel", "repeated_position"}
 LIST_LIMIT = 200  # ids listed in full in an audit event; beyond that, a range and a hash
 # Flags that recorded a position of the check-in or its photo (verification.py).
 POSITION_DETAILS = {
@@ -177,7 +167,7 @@ def _pages(report, now, query, holds, size, photos_of):
     The holds take a while to read at province scale (every case's and recommendation's
     evidence, every standing flag), so they are read once and kept while nothing that
     committed since can add one: every write that can add a hold appends an audit event
-    in its own transaction, holding the chain's lock to its commit (_Holds.stale). A
+    in its own transaction, holding the chain's lock to its commit (Reading.stale). A
     batch updates its rows, then takes that lock and asks once more; if something came
     in meanwhile, it rolls back and reads the holds and the page again, and after
     _RETRIES tries leaves the page to the next run. So a case that commits while a run
@@ -192,7 +182,7 @@ def _pages(report, now, query, holds, size, photos_of):
             db.session.commit()  # end the reading transaction
             return
         if current is None or current.stale():
-            current = _Holds(mark, holds)  # only when there is something to purge
+            current = retention_holds.Reading(mark, holds)  # only with something to purge
         free = [i for i in ids if i not in current.ids]
         if free:
             photos = (photos_of or _photos_by_id)(free)
@@ -208,29 +198,6 @@ def _pages(report, now, query, holds, size, photos_of):
             return
 
 
-class _Holds:
-    """The held ids, read after the chain's head `seq`, and how far the events after
-    it are known not to add a hold."""
-
-    def __init__(self, seq, read):
-        self.checked = seq  # read before the page and the holds: later events are looked at
-        self.ids = read()
-
-    def stale(self):
-        """Whether an event that committed since can add a hold (each event is looked
-        at once)."""
-        events = db.session.execute(
-            select(AuditEvent.seq, AuditEvent.action, AuditEvent.summary)
-            .where(AuditEvent.seq > self.checked)
-            .order_by(AuditEvent.seq)
-        ).all()
-        if any(_may_add_hold(action, summary) for _, action, summary in events):
-            return True
-        if events:
-            self.checked = events[-1].seq
-        return False
-
-
 def _photos_of_checkins(checkin_ids):
     return db.session.execute(
         select(Photo.id, Photo.sha256).where(
@@ -241,12 +208,6 @@ def _photos_of_checkins(checkin_ids):
 
 def _photos_by_id(photo_ids):
     return db.session.execute(select(Photo.id, Photo.sha256).where(Photo.id.in_(photo_ids))).all()
-
-
-def _may_add_hold(action, summary):
-    if action == "checkin.submit":  # a new check-in's flags may name older ones
-        return bool(NAMING_CODES & set((summary or {}).get("flags") or ()))
-    return not action.startswith(CANNOT_HOLD)
 
 
 def _batch(report, now, checkin_ids, photos, holds):

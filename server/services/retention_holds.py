@@ -15,6 +15,9 @@ A rectification photo is held while its problem is not verified (retention.py's 
 case or recommendation cites the problem. The flags of a held check-in hold the
 check-ins they name, one step: a case about a reused photo needs the earlier picture.
 
+Reading the holds takes a while at province scale, so a purge keeps what it read
+(`Reading`) until an audited write that can add a hold commits (`may_add_hold`).
+
 Cases and recommendations are few next to check-ins, so their JSON evidence lists are
 read here in full and resolved in a handful of queries, the same way on every database.
 """
@@ -26,6 +29,7 @@ from sqlalchemy import and_, or_, select
 
 from server.extensions import db
 from server.models import (
+    AuditEvent,
     Case,
     Checkin,
     Finding,
@@ -178,3 +182,43 @@ def _named_by_flags(condition, holds):
 def _photo_owners(holds):
     """A held photo holds its check-in (its record shows where it was taken)."""
     holds.checkins |= _column(Photo.checkin_id, Photo.id, holds.photos) - {None}
+
+
+# Audited writes that cannot add a hold: views, log-ins, draws, people, places, leave,
+# retention itself. Any other event committed since the holds were read makes them
+# stale (every write that can add a hold is audited in its own transaction).
+CANNOT_HOLD = (
+    "auth.", "photo.view", "case_attachment.view", "case.bundle", "draw.", "assignment.read",
+    "user.", "unit.", "region.", "household.", "posting.", "leave.", "calendar", "backup.",
+    "retention.",
+)  # fmt: skip
+
+
+class Reading:
+    """The held ids, read after the chain's head `seq`, and how far the events after
+    it are known not to add a hold."""
+
+    def __init__(self, seq, read):
+        self.checked = seq  # read before the page and the holds: later events are looked at
+        self.ids = read()
+
+    def stale(self):
+        """Whether an event that committed since can add a hold (each event is looked
+        at once)."""
+        events = db.session.execute(
+            select(AuditEvent.seq, AuditEvent.action, AuditEvent.summary)
+            .where(AuditEvent.seq > self.checked)
+            .order_by(AuditEvent.seq)
+        ).all()
+        if any(may_add_hold(action, summary) for _, action, summary in events):
+            return True
+        if events:
+            self.checked = events[-1].seq
+        return False
+
+
+def may_add_hold(action, summary):
+    """Whether an audited write can have added a hold (conservative: unknown ones can)."""
+    if action == "checkin.submit":  # a new check-in's flags may name older ones
+        return bool(set(_NAMING_CODES) & set((summary or {}).get("flags") or ()))
+    return not action.startswith(CANNOT_HOLD)

@@ -278,7 +278,7 @@ def test_a_page_whose_holds_keep_changing_waits_for_the_next_run(store, world, m
     old = checkin_of(make, world.posting_a)
     db.session.commit()
     asked = []
-    monkeypatch.setattr(retention._Holds, "stale", lambda holds: asked.append(1) or True)
+    monkeypatch.setattr(retention_holds.Reading, "stale", lambda holds: asked.append(1) or True)
 
     report = retention.purge(now=NOW)
 
@@ -320,7 +320,7 @@ def test_the_holds_are_read_once_a_run_while_nothing_can_add_one(store, world, m
     ],
 )
 def test_which_events_can_add_a_hold(action, summary, may):
-    assert retention._may_add_hold(action, summary) is may
+    assert retention_holds.may_add_hold(action, summary) is may
 
 
 def test_a_cited_finding_holds_its_arrival_and_the_check_ins_it_contradicted(store, world, make):
