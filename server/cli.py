@@ -295,10 +295,11 @@ def purge_retention(dry_run, before):
         f"in {report.batches} batches; {report.held} older check-ins held "
         "(open flags, cases, recommendations, draft findings)"
     )
-    if report.deferred:
+    if report.deferred or report.deferred_photos:
         click.echo(
-            f"{report.deferred} check-ins left for the next run: cases, reviews or findings "
-            "kept changing what is held while their batch was read"
+            f"left for the next run: {report.deferred} check-ins and "
+            f"{report.deferred_photos} rectification photos (what is held kept changing, "
+            "or the audit chain stayed busy, while their batch was read)"
         )
     click.echo(
         f"files {'to delete' if dry_run else 'deleted'}: {len(report.files_deleted)}; "

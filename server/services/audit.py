@@ -47,9 +47,19 @@ def event_hash(event):
 
 def lock_chain():
     """Serialize appends so two transactions never read the same predecessor. Held to
-    the end of the transaction; retention takes it to read the holds (retention.py)."""
+    the end of the transaction."""
     if db.session.get_bind().dialect.name == "postgresql":
         db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK})
+
+
+def try_lock_chain():
+    """lock_chain without waiting: False if another transaction holds it. For a writer
+    that already holds row locks (retention.py): waiting there could close a cycle with
+    a writer that took the chain first and waits for those rows."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return True  # SQLite: the transaction began IMMEDIATE, writers take turns already
+    query = text("SELECT pg_try_advisory_xact_lock(:key)")
+    return bool(db.session.execute(query, {"key": _CHAIN_LOCK}).scalar())
 
 
 def record(action, obj=None, *, actor=None, object_type=None, object_id=None, summary=None):

@@ -29,6 +29,7 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
+from time import sleep
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -53,6 +54,7 @@ from server.storage.base import in_use
 
 BATCH = 1000  # check-ins (or rectification photos) per transaction
 _RETRIES = 2  # reads of a page whose holds changed meanwhile, before it waits a run
+_BUSY_TRIES = 20  # tries (a few seconds in all) to find the chain's lock free for a page
 LIST_LIMIT = 200  # ids listed in full in an audit event; beyond that, a range and a hash
 # Flags that recorded a position of the check-in or its photo (verification.py).
 POSITION_DETAILS = {
@@ -71,7 +73,8 @@ class PurgeReport:
     files_kept: list = field(default_factory=list)  # shas other rows still need
     batches: int = 0
     held: int = 0  # old check-ins kept: an open flag, a case... (retention_holds.py)
-    deferred: int = 0  # left for the next run: their holds kept changing while read
+    deferred: int = 0  # check-ins left for the next run (their holds kept changing)
+    deferred_photos: int = 0  # rectification photos, likewise
 
 
 def default_cutoff(now=None) -> date:
@@ -171,31 +174,47 @@ def _pages(report, now, query, holds, size, photos_of):
     batch updates its rows, then takes that lock and asks once more; if something came
     in meanwhile, it rolls back and reads the holds and the page again, and after
     _RETRIES tries leaves the page to the next run. So a case that commits while a run
-    goes on keeps what it cites. The lock comes last, after the rows are updated, as in
-    every other writer that locks rows: no deadlock with a reviewer holding a check-in."""
-    after, tries, current = 0, 0, None
+    goes on keeps what it cites. The batch never waits for the lock while it holds rows
+    (a writer that took the lock first may be waiting for them): it rolls back and tries
+    again a moment later."""
+    after, tries, busy, current = 0, 0, 0, None
     while True:
-        # Before the page: the page's own conditions (an open flag) are state too.
-        mark = audit.head()[0]
         ids = db.session.scalars(query(after).limit(size)).all()
+        if ids and (current is None or current.stale()):
+            # Only with something to purge. The page is read again after the mark: its
+            # own conditions (an open flag) are state too.
+            current = retention_holds.Reading(audit.head()[0], holds)
+            ids = db.session.scalars(query(after).limit(size)).all()
         if not ids:
             db.session.commit()  # end the reading transaction
             return
-        if current is None or current.stale():
-            current = retention_holds.Reading(mark, holds)  # only with something to purge
         free = [i for i in ids if i not in current.ids]
-        if free:
-            photos = (photos_of or _photos_by_id)(free)
-            if not _batch(report, now, free if photos_of else [], photos, current):
-                tries, current = tries + 1, None
-                if tries <= _RETRIES:
-                    continue  # the same page again, with the holds read afresh
-                report.deferred += len(free) if photos_of else 0
-        else:
-            db.session.commit()
-        tries, after = 0, ids[-1]
+        outcome = _batch(report, now, free, photos_of, current) if free else _end_page(report)
+        if outcome == "busy" and busy < _BUSY_TRIES:
+            busy += 1
+            sleep(min(0.05 * 2**busy, 1.0))
+            continue
+        if outcome in ("stale", "busy"):
+            tries, current = tries + 1, None
+            if tries <= _RETRIES and outcome == "stale":
+                continue  # the same page again, with the holds read afresh
+            _defer(report, free, photos_of)
+        tries, busy, after = 0, 0, ids[-1]
         if len(ids) < size:
             return
+
+
+def _end_page(report):
+    # A dry run writes nothing: end its transaction too (on SQLite it holds the lock).
+    db.session.commit()
+    return "done"
+
+
+def _defer(report, free, photos_of):
+    if photos_of is not None:
+        report.deferred += len(free)
+    else:
+        report.deferred_photos += len(free)
 
 
 def _photos_of_checkins(checkin_ids):
@@ -210,29 +229,46 @@ def _photos_by_id(photo_ids):
     return db.session.execute(select(Photo.id, Photo.sha256).where(Photo.id.in_(photo_ids))).all()
 
 
-def _batch(report, now, checkin_ids, photos, holds):
-    """Purge one page; False if it was rolled back (the holds may have changed)."""
+def _batch(report, now, free, photos_of, holds):
+    """Purge one page of check-ins (photos_of given) or rectification photos: "done",
+    or rolled back as "stale" (the holds may have changed) or "busy" (the chain's lock
+    was taken)."""
+    checkin_ids = free if photos_of is not None else []
+    photos = (photos_of or _photos_by_id)(free)
     if report.dry_run:
         _count(report, checkin_ids, photos)
-        return True
+        db.session.rollback()  # nothing written; on SQLite the transaction holds the lock
+        return "done"
     if checkin_ids:
-        db.session.execute(
-            update(Checkin)
-            .where(Checkin.id.in_(checkin_ids))
-            .values(latitude=None, longitude=None, accuracy_m=None, altitude_m=None, purged_at=now)
+        # Not purged meanwhile (by a run that overlapped this one): those stay as they are.
+        checkin_ids = sorted(
+            db.session.scalars(
+                update(Checkin)
+                .where(Checkin.id.in_(checkin_ids), Checkin.purged_at.is_(None))
+                .values(
+                    latitude=None, longitude=None, accuracy_m=None, altitude_m=None, purged_at=now
+                )
+                .returning(Checkin.id)
+            )
         )
         _clear_flag_positions(checkin_ids)
     if photos:
-        db.session.execute(
-            update(Photo)
-            .where(Photo.id.in_([photo.id for photo in photos]))
-            .values(exif_latitude=None, exif_longitude=None, purged_at=now)
+        purged = set(
+            db.session.scalars(
+                update(Photo)
+                .where(Photo.id.in_([photo.id for photo in photos]), Photo.purged_at.is_(None))
+                .values(exif_latitude=None, exif_longitude=None, purged_at=now)
+                .returning(Photo.id)
+            )
         )
+        photos = [photo for photo in photos if photo.id in purged]
     shas = sorted({photo.sha256 for photo in photos})
-    audit.lock_chain()  # held to the commit: no hold can commit meanwhile
-    if holds is not None and holds.stale():
+    if not audit.try_lock_chain():  # held to the commit: no hold can commit meanwhile
         db.session.rollback()
-        return False
+        return "busy"
+    if holds.stale():
+        db.session.rollback()
+        return "stale"
     _count(report, checkin_ids, photos)
     audit.record(
         "retention.purge",
@@ -247,7 +283,7 @@ def _batch(report, now, checkin_ids, photos, holds):
     )
     db.session.commit()
     _delete_files(report, shas)
-    return True
+    return "done"
 
 
 def _count(report, checkin_ids, photos):
@@ -319,6 +355,7 @@ def _record_run(report):
             "files_deleted": listing(report.files_deleted),
             "files_kept": len(report.files_kept),
             "deferred": report.deferred,
+            "deferred_photos": report.deferred_photos,
         },
     )
     db.session.commit()

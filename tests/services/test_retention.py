@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
+from sqlalchemy import update
 
 from server import storage
 from server.errors import Invalid
@@ -259,7 +260,7 @@ def test_a_case_committed_while_a_batch_starts_holds_its_evidence(own_database):
 
     with app.app_context():
         case = case_citing(ids, {"type": "checkin", "id": ids.old})
-        audit.record("case.create", case)
+        audit.record("case.open", case)
         db.session.flush()
         batch = threading.Thread(target=purge)
         batch.start()
@@ -284,7 +285,50 @@ def test_a_page_whose_holds_keep_changing_waits_for_the_next_run(store, world, m
 
     assert report.checkins == [] and report.deferred == 1 and report.held == 0
     assert purged(old) == [False]
-    assert len(asked) >= 1 + retention._RETRIES  # the first try, then read again twice
+    assert len(asked) == 1 + retention._RETRIES  # the first try, then read again twice
+
+
+def test_a_batch_that_finds_the_chain_busy_lets_go_and_tries_again(store, world, make, monkeypatch):
+    """It holds its rows' locks by then: waiting could close a cycle with a writer that
+    took the chain's lock first and waits for one of those rows."""
+    old = checkin_of(make, world.posting_a)
+    db.session.commit()
+    answers = iter([False, False, True])
+    monkeypatch.setattr(audit, "try_lock_chain", lambda: next(answers))
+    monkeypatch.setattr(retention, "sleep", lambda seconds: None)
+    assert retention.purge(now=NOW).checkins == [old.id]
+
+
+def test_a_chain_that_stays_busy_leaves_the_page_to_the_next_run(store, world, make, monkeypatch):
+    old = checkin_of(make, world.posting_a)
+    db.session.commit()
+    tries = []
+    monkeypatch.setattr(audit, "try_lock_chain", lambda: tries.append(1) and False)
+    monkeypatch.setattr(retention, "sleep", lambda seconds: None)
+    report = retention.purge(now=NOW)
+    assert report.checkins == [] and report.deferred == 1 and purged(old) == [False]
+    assert len(tries) == 1 + retention._BUSY_TRIES
+    assert events("retention.run") == []  # nothing purged, nothing to record
+
+
+def test_rows_an_overlapping_run_purged_meanwhile_are_left_as_they_are(
+    store, world, make, monkeypatch
+):
+    first = checkin_of(make, world.posting_a)
+    second = checkin_of(make, world.posting_a, OLD_DAY + timedelta(days=1))
+    db.session.commit()
+    earlier = NOW - timedelta(hours=1)
+    held = retention_holds.held
+
+    def the_other_run_purges_first():
+        db.session.execute(update(Checkin).where(Checkin.id == first.id).values(purged_at=earlier))
+        return held()
+
+    monkeypatch.setattr(retention_holds, "held", the_other_run_purges_first)
+    report = retention.purge(now=NOW)
+    assert report.checkins == [second.id]
+    db.session.refresh(first)
+    assert first.purged_at == earlier
 
 
 def test_the_holds_are_read_once_a_run_while_nothing_can_add_one(store, world, make, monkeypatch):
