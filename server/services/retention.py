@@ -54,7 +54,7 @@ from server.storage.base import in_use
 
 BATCH = 1000  # check-ins (or rectification photos) per transaction
 _RETRIES = 2  # reads of a page whose holds changed meanwhile, before it waits a run
-_BUSY_TRIES = 20  # tries (a few seconds in all) to find the chain's lock free for a page
+_BUSY_TRIES = 20  # tries (about 15 s in all) to find the chain's lock free for a page
 LIST_LIMIT = 200  # ids listed in full in an audit event; beyond that, a range and a hash
 # Flags that recorded a position of the check-in or its photo (verification.py).
 POSITION_DETAILS = {
@@ -189,7 +189,11 @@ def _pages(report, now, query, holds, size, photos_of):
             db.session.commit()  # end the reading transaction
             return
         free = [i for i in ids if i not in current.ids]
-        outcome = _batch(report, now, free, photos_of, current) if free else _end_page(report)
+        if free:
+            outcome = _batch(report, now, free, photos_of, current)
+        else:
+            db.session.commit()  # all held: end the page's reading transaction
+            outcome = "done"
         if outcome == "busy" and busy < _BUSY_TRIES:
             busy += 1
             sleep(min(0.05 * 2**busy, 1.0))
@@ -202,12 +206,6 @@ def _pages(report, now, query, holds, size, photos_of):
         tries, busy, after = 0, 0, ids[-1]
         if len(ids) < size:
             return
-
-
-def _end_page(report):
-    # A dry run writes nothing: end its transaction too (on SQLite it holds the lock).
-    db.session.commit()
-    return "done"
 
 
 def _defer(report, free, photos_of):
