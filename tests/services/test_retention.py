@@ -393,6 +393,27 @@ def test_a_cited_month_holds_the_postings_check_ins_of_that_month(store, world, 
     assert purged(in_may, in_june) == [False, True]
 
 
+def test_many_cited_months_are_asked_a_few_hundred_at_a_time(store, world, make, monkeypatch):
+    monkeypatch.setattr(retention_holds, "_MONTHS_PER_QUERY", 2)  # 5 months: 3 queries
+    kept, gone = [], []
+    for month in range(1, 11):
+        row = checkin_of(make, world.posting_a, date(2023, month, 28))
+        (kept if month % 2 else gone).append(row)
+    months = [f"2023-{row.local_date.month:02d}" for row in kept]
+    case_citing(
+        world,
+        *({"type": "ledger_month", "posting_id": world.posting_a.id, "month": m} for m in months),
+        {"type": "ledger_month", "posting_id": world.posting_a.id, "month": "2023-13"},
+        {"type": "ledger_month", "month": "2023-02"},  # no posting of its own: the case's
+    )
+    db.session.commit()
+
+    report = retention.purge(now=NOW)
+
+    assert sorted(report.checkins) == sorted(row.id for row in gone if row.local_date.month != 2)
+    assert purged(*kept) == [False] * 5
+
+
 def test_a_live_recommendation_holds_a_set_aside_one_does_not(store, world, make):
     held = checkin_of(make, world.posting_a)
     free = checkin_of(make, world.posting_a)
