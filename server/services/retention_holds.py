@@ -42,7 +42,6 @@ from server.models import (
 from server.services.bundle_records import as_id
 
 CHUNK = 1000  # ids per IN (...): well inside every database's parameter limit
-_MONTHS_PER_QUERY = 200  # (posting, month) conditions OR-ed in one query: 600 parameters
 # Flags whose details name other check-ins or photos (verification.py, findings.py).
 _NAMING_CODES = ("photo_reused", "impossible_travel", "repeated_position")
 _CHECKIN_KEYS = ("earlier_checkin_id", "other_checkin_id")
@@ -70,8 +69,10 @@ def held() -> Holds:
     # Open flags, and upheld ones on evidence still kept: a rejection that rests on an
     # earlier picture or position must keep it while the rejected check-in is answered
     # and reviewed. A dismissed flag stands on nothing.
-    kept = select(Checkin.id).where(Checkin.purged_at.is_(None))
-    standing = or_(Flag.status == "open", and_(Flag.status == "upheld", Flag.checkin_id.in_(kept)))
+    # EXISTS, not IN (SELECT ...): under the OR, PostgreSQL ran the IN as a subplan over
+    # every check-in, 72 s on the load-test database; EXISTS is one index probe a flag.
+    kept = select(Checkin.id).where(Checkin.id == Flag.checkin_id, Checkin.purged_at.is_(None))
+    standing = or_(Flag.status == "open", and_(Flag.status == "upheld", kept.exists()))
     holds.checkins |= _named_by_flags(standing, holds)
     _photo_owners(holds)
     return holds
@@ -149,25 +150,24 @@ def _contradicted_by(finding_ids):
 
 
 def _months_of(months):
-    """Ids of the check-ins of every (posting id, "YYYY-MM") in `months`, a few hundred
-    months a query (one query a month took minutes for a province's recommendations)."""
-    ranges = []
-    for posting_id, month in sorted(months, key=str):
+    """Ids of the check-ins of every (posting id, "YYYY-MM") in `months`: the cited
+    postings' check-ins read a thousand postings a query and sorted by month here (one
+    query a month, or a few hundred months OR-ed in one, took minutes for a province's
+    recommendations: PostgreSQL read every check-in for each)."""
+    wanted = {}  # posting id -> {(year, month)}
+    for posting_id, month in months:
         bounds = _bounds(month)
-        if posting_id is None or bounds is None:
-            continue  # not a month of a posting: cites nothing to hold
-        first, last = bounds
-        ranges.append(
-            and_(
-                Checkin.posting_id == posting_id,
-                Checkin.local_date >= first,
-                Checkin.local_date < last,
+        if posting_id is not None and bounds is not None:
+            wanted.setdefault(posting_id, set()).add((bounds[0].year, bounds[0].month))
+    found = set()
+    postings = sorted(wanted)
+    for start in range(0, len(postings), CHUNK):
+        rows = db.session.execute(
+            select(Checkin.id, Checkin.posting_id, Checkin.local_date).where(
+                Checkin.posting_id.in_(postings[start : start + CHUNK])
             )
         )
-    found = set()
-    for start in range(0, len(ranges), _MONTHS_PER_QUERY):
-        chunk = ranges[start : start + _MONTHS_PER_QUERY]
-        found |= set(db.session.scalars(select(Checkin.id).where(or_(*chunk))))
+        found |= {i for i, posting, day in rows if (day.year, day.month) in wanted[posting]}
     return found
 
 

@@ -393,8 +393,9 @@ def test_a_cited_month_holds_the_postings_check_ins_of_that_month(store, world, 
     assert purged(in_may, in_june) == [False, True]
 
 
-def test_many_cited_months_are_asked_a_few_hundred_at_a_time(store, world, make, monkeypatch):
-    monkeypatch.setattr(retention_holds, "_MONTHS_PER_QUERY", 2)  # 5 months: 3 queries
+def test_many_cited_months_of_several_postings(store, world, make, monkeypatch):
+    monkeypatch.setattr(retention_holds, "CHUNK", 1)  # a query for each posting
+    other = checkin_of(make, world.posting_b, date(2023, 3, 28))
     kept, gone = [], []
     for month in range(1, 11):
         row = checkin_of(make, world.posting_a, date(2023, month, 28))
@@ -405,13 +406,14 @@ def test_many_cited_months_are_asked_a_few_hundred_at_a_time(store, world, make,
         *({"type": "ledger_month", "posting_id": world.posting_a.id, "month": m} for m in months),
         {"type": "ledger_month", "posting_id": world.posting_a.id, "month": "2023-13"},
         {"type": "ledger_month", "month": "2023-02"},  # no posting of its own: the case's
+        {"type": "ledger_month", "posting_id": world.posting_b.id, "month": "2023-03"},
     )
     db.session.commit()
 
     report = retention.purge(now=NOW)
 
     assert sorted(report.checkins) == sorted(row.id for row in gone if row.local_date.month != 2)
-    assert purged(*kept) == [False] * 5
+    assert purged(*kept, other) == [False] * 6
 
 
 def test_a_live_recommendation_holds_a_set_aside_one_does_not(store, world, make):
