@@ -45,7 +45,7 @@ def event_hash(event):
     return hashlib.sha256(canonical_json(hashed_fields(event)).encode()).hexdigest()
 
 
-def lock_chain():
+def _lock_chain():
     """Serialize appends so two transactions never read the same predecessor. Held to
     the end of the transaction."""
     if db.session.get_bind().dialect.name == "postgresql":
@@ -53,7 +53,7 @@ def lock_chain():
 
 
 def try_lock_chain():
-    """lock_chain without waiting: False if another transaction holds it. For a writer
+    """_lock_chain without waiting: False if another transaction holds it. For a writer
     that already holds row locks (retention.py): waiting there could close a cycle with
     a writer that took the chain first and waits for those rows."""
     if db.session.get_bind().dialect.name != "postgresql":
@@ -64,7 +64,7 @@ def try_lock_chain():
 
 def record(action, obj=None, *, actor=None, object_type=None, object_id=None, summary=None):
     """Add an audit event to the current transaction; the caller commits."""
-    lock_chain()
+    _lock_chain()
     last = db.session.execute(
         db.select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
     ).first()

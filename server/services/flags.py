@@ -169,12 +169,11 @@ def _ask_visible(model, ids, actor):
 def prefetch_visibility(details_list, actor):
     """Ask in two queries which check-ins and people a page of flags names that `actor`
     may see; visible_details then answers each flag from what this found."""
-    named = set()
+    named = {d.get("other_checkin_id") for d in details_list}
     for details in details_list:
         named |= {m.get("earlier_checkin_id") for m in (details, *_matches(details))}
-        named.add(details.get("other_checkin_id"))
     _visible(Checkin, named - {None}, actor)
-    _visible(User, {u for d in details_list for u in (d.get("other_cadre_ids") or ())}, actor)
+    _seen(actor, details_list)  # the people named; their check-ins are known by now
 
 
 def _seen(actor, details_list):
